@@ -1,0 +1,132 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Code is a machine-readable error code, stable on the wire (spec §1.4).
+type Code string
+
+// The closed set of error codes. Clients switch on these strings.
+const (
+	CodeMissingClientHeader   Code = "missing_client_header"
+	CodeInvalidClient         Code = "invalid_client"
+	CodeClientFrozen          Code = "client_frozen"
+	CodeClientInactive        Code = "client_inactive"
+	CodeInvalidJSON           Code = "invalid_json"
+	CodeInvalidFetchCondition Code = "invalid_fetch_condition"
+	CodeInvalidConditionValue Code = "invalid_condition_value"
+	CodeInvalidFetchPayload   Code = "invalid_fetch_payload"
+	CodeInvalidInsertPayload  Code = "invalid_insert_payload"
+	CodeInvalidUpdatePayload  Code = "invalid_update_payload"
+	CodeInvalidDeletePayload  Code = "invalid_delete_payload"
+	CodeInvalidQueryPayload   Code = "invalid_query_payload"
+	CodeInvalidRPCPayload     Code = "invalid_rpc_payload"
+	CodeEmptyQuery            Code = "empty_query"
+	CodeUnknownTable          Code = "unknown_table"
+	CodeUnknownColumn         Code = "unknown_column"
+	CodeUnknownFunction       Code = "unknown_function"
+	CodeUniqueViolation       Code = "unique_violation"
+	CodeForeignKeyViolation   Code = "foreign_key_violation"
+	CodeConstraintViolation   Code = "constraint_violation"
+	CodeInvalidValue          Code = "invalid_value"
+	CodeUnauthorized          Code = "unauthorized"
+	CodeForbidden             Code = "forbidden"
+	CodeNotFound              Code = "not_found"
+	CodePayloadTooLarge       Code = "payload_too_large"
+	CodeRateLimited           Code = "rate_limited"
+	CodeBackendUnavailable    Code = "backend_unavailable"
+	CodePoolExhausted         Code = "pool_exhausted"
+	CodeStatementTimeout      Code = "statement_timeout"
+	CodeDeferredUnavailable   Code = "deferred_queue_unavailable"
+	CodeInternal              Code = "internal_error"
+)
+
+// statusByCode is the one map from code to HTTP status.
+var statusByCode = map[Code]int{
+	CodeMissingClientHeader:   http.StatusBadRequest,
+	CodeInvalidClient:         http.StatusBadRequest,
+	CodeClientFrozen:          http.StatusServiceUnavailable,
+	CodeClientInactive:        http.StatusForbidden,
+	CodeInvalidJSON:           http.StatusBadRequest,
+	CodeInvalidFetchCondition: http.StatusBadRequest,
+	CodeInvalidConditionValue: http.StatusBadRequest,
+	CodeInvalidFetchPayload:   http.StatusBadRequest,
+	CodeInvalidInsertPayload:  http.StatusBadRequest,
+	CodeInvalidUpdatePayload:  http.StatusBadRequest,
+	CodeInvalidDeletePayload:  http.StatusBadRequest,
+	CodeInvalidQueryPayload:   http.StatusBadRequest,
+	CodeInvalidRPCPayload:     http.StatusBadRequest,
+	CodeEmptyQuery:            http.StatusBadRequest,
+	CodeUnknownTable:          http.StatusNotFound,
+	CodeUnknownColumn:         http.StatusBadRequest,
+	CodeUnknownFunction:       http.StatusNotFound,
+	CodeUniqueViolation:       http.StatusConflict,
+	CodeForeignKeyViolation:   http.StatusConflict,
+	CodeConstraintViolation:   http.StatusConflict,
+	CodeInvalidValue:          http.StatusBadRequest,
+	CodeUnauthorized:          http.StatusUnauthorized,
+	CodeForbidden:             http.StatusForbidden,
+	CodeNotFound:              http.StatusNotFound,
+	CodePayloadTooLarge:       http.StatusRequestEntityTooLarge,
+	CodeRateLimited:           http.StatusTooManyRequests,
+	CodeBackendUnavailable:    http.StatusServiceUnavailable,
+	CodePoolExhausted:         http.StatusServiceUnavailable,
+	CodeStatementTimeout:      http.StatusGatewayTimeout,
+	CodeDeferredUnavailable:   http.StatusServiceUnavailable,
+	CodeInternal:              http.StatusInternalServerError,
+}
+
+// Status returns the HTTP status for code; unknown codes are 500.
+func (c Code) Status() int {
+	if s, ok := statusByCode[c]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// Error is the one error type that crosses layer boundaries. Message is the
+// short summary; Detail is the precise cause (for PostgreSQL errors, the
+// server's own wording, which SDKs parse). Details carries structured extras
+// such as sqlstate, constraint, table or column.
+type Error struct {
+	Code       Code
+	Message    string
+	Detail     string
+	Details    map[string]any
+	RetryAfter int // seconds; set for 429/503 answers
+}
+
+func (e *Error) Error() string {
+	if e.Detail != "" && e.Detail != e.Message {
+		return fmt.Sprintf("%s: %s", e.Message, e.Detail)
+	}
+	return e.Message
+}
+
+// Errorf builds an Error whose message and detail are the formatted text.
+func Errorf(code Code, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Code: code, Message: msg, Detail: msg}
+}
+
+// WithDetail returns e with detail set (e is modified and returned for chaining).
+func (e *Error) WithDetail(key string, value any) *Error {
+	if e.Details == nil {
+		e.Details = map[string]any{}
+	}
+	e.Details[key] = value
+	return e
+}
+
+// AsError unwraps err into an *Error. Anything that is not one becomes an
+// internal error whose text is not exposed to clients.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: CodeInternal, Message: "internal error", Detail: "an unexpected error occurred"}
+}
