@@ -1,0 +1,307 @@
+// Package config loads Athena's configuration: a YAML file found the way spec
+// §8 describes, ${ENV} references inside it, and ATHENA_<SECTION>_<KEY>
+// environment overrides. It only parses and validates; nothing here opens a
+// connection.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	API      API      `yaml:"api"`
+	Postgres Postgres `yaml:"postgres"`
+	Gateway  Gateway  `yaml:"gateway"`
+	// Clients maps a client name (the X-Athena-Client value) to its database.
+	Clients map[string]Client `yaml:"postgres_clients"`
+
+	// Path is the file the configuration was read from ("" for defaults only).
+	Path string `yaml:"-"`
+}
+
+// API configures the HTTP listener.
+type API struct {
+	Host              string        `yaml:"host"`
+	Port              int           `yaml:"port"`
+	BodyLimitBytes    int64         `yaml:"body_limit_bytes"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Postgres holds the pool defaults every client inherits.
+type Postgres struct {
+	MaxConns         int32         `yaml:"max_conns"`
+	MinConns         int32         `yaml:"min_conns"`
+	ConnectTimeout   time.Duration `yaml:"connect_timeout"`
+	AcquireTimeout   time.Duration `yaml:"acquire_timeout"`
+	StatementTimeout time.Duration `yaml:"statement_timeout"`
+	MaxConnIdleTime  time.Duration `yaml:"max_conn_idle_time"`
+	MaxConnLifetime  time.Duration `yaml:"max_conn_lifetime"`
+}
+
+// Gateway bounds what one request may ask for.
+type Gateway struct {
+	MaxInsertRows int   `yaml:"max_insert_rows"`
+	MaxLimit      int64 `yaml:"max_limit"`
+}
+
+// Client is one backend database. In YAML it is either a bare URI string or
+// a mapping with uri plus per-client pool overrides.
+type Client struct {
+	URI              string        `yaml:"uri"`
+	MaxConns         int32         `yaml:"max_conns"`
+	StatementTimeout time.Duration `yaml:"statement_timeout"`
+}
+
+// UnmarshalYAML accepts `name: "postgres://…"` as well as the mapping form.
+func (c *Client) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		c.URI = n.Value
+		return nil
+	}
+	type plain Client
+	return n.Decode((*plain)(c))
+}
+
+// Default returns the configuration used when a key is not set.
+func Default() Config {
+	return Config{
+		API: API{
+			Host:              "0.0.0.0",
+			Port:              4052,
+			BodyLimitBytes:    10 << 20,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      120 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   15 * time.Second,
+		},
+		Postgres: Postgres{
+			MaxConns:         10,
+			ConnectTimeout:   5 * time.Second,
+			AcquireTimeout:   5 * time.Second,
+			StatementTimeout: 30 * time.Second,
+			MaxConnIdleTime:  5 * time.Minute,
+			MaxConnLifetime:  time.Hour,
+		},
+		Gateway: Gateway{MaxInsertRows: 10000},
+		Clients: map[string]Client{},
+	}
+}
+
+// ErrNotFound is returned by Find when no candidate file exists.
+var ErrNotFound = errors.New("no configuration file found")
+
+// Candidates lists where the configuration file is looked for, in order:
+// the --config flag, ATHENA_CONFIG_PATH, ./config.yaml,
+// $XDG_CONFIG_HOME/athena/config.yaml, ~/.athena/config.yaml.
+func Candidates(flagPath string, getenv func(string) string) []string {
+	var out []string
+	if flagPath != "" {
+		return []string{flagPath}
+	}
+	if p := getenv("ATHENA_CONFIG_PATH"); p != "" {
+		return []string{p}
+	}
+	out = append(out, "config.yaml")
+	if x := getenv("XDG_CONFIG_HOME"); x != "" {
+		out = append(out, filepath.Join(x, "athena", "config.yaml"))
+	}
+	if h := getenv("HOME"); h != "" {
+		out = append(out, filepath.Join(h, ".athena", "config.yaml"))
+	}
+	return out
+}
+
+// Load finds, reads and validates the configuration. An explicitly named
+// file (flag or ATHENA_CONFIG_PATH) must exist; otherwise a missing file
+// means defaults plus environment overrides.
+func Load(flagPath string, getenv func(string) string) (Config, error) {
+	explicit := flagPath != "" || getenv("ATHENA_CONFIG_PATH") != ""
+	cfg := Default()
+	for _, p := range Candidates(flagPath, getenv) {
+		data, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) && !explicit {
+			continue
+		}
+		if err != nil {
+			return Config{}, fmt.Errorf("read config: %w", err)
+		}
+		if err := Parse(data, &cfg); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", p, err)
+		}
+		cfg.Path = p
+		break
+	}
+	if err := applyEnv(&cfg, getenv, os.Environ()); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.resolveClientEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Parse decodes YAML over cfg (which should start as Default()). Unknown
+// keys are errors, so a typo does not silently fall back to a default.
+func Parse(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	// An empty file decodes to io.EOF: that simply means "all defaults".
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if cfg.Clients == nil {
+		cfg.Clients = map[string]Client{}
+	}
+	return nil
+}
+
+var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
+
+// resolveClientEnv replaces "${VAR}" client URIs with the variable's value.
+func (c *Config) resolveClientEnv(getenv func(string) string) error {
+	for name, cl := range c.Clients {
+		if m := envRef.FindStringSubmatch(strings.TrimSpace(cl.URI)); m != nil {
+			v := getenv(m[1])
+			if v == "" {
+				return fmt.Errorf("postgres_clients.%s: environment variable %s is not set", name, m[1])
+			}
+			cl.URI = v
+			c.Clients[name] = cl
+		}
+	}
+	return nil
+}
+
+var clientName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$`)
+
+// Validate checks ranges and names.
+func (c *Config) Validate() error {
+	var errs []string
+	if c.API.Port < 0 || c.API.Port > 65535 {
+		errs = append(errs, fmt.Sprintf("api.port %d is out of range", c.API.Port))
+	}
+	if c.API.BodyLimitBytes <= 0 {
+		errs = append(errs, "api.body_limit_bytes must be positive")
+	}
+	if c.Postgres.MaxConns <= 0 {
+		errs = append(errs, "postgres.max_conns must be positive")
+	}
+	if c.Postgres.MinConns < 0 || c.Postgres.MinConns > c.Postgres.MaxConns {
+		errs = append(errs, "postgres.min_conns must be between 0 and max_conns")
+	}
+	if c.Postgres.AcquireTimeout <= 0 {
+		errs = append(errs, "postgres.acquire_timeout must be positive")
+	}
+	if c.Gateway.MaxInsertRows <= 0 {
+		errs = append(errs, "gateway.max_insert_rows must be positive")
+	}
+	names := make([]string, 0, len(c.Clients))
+	for n := range c.Clients {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !clientName.MatchString(n) {
+			errs = append(errs, fmt.Sprintf("postgres_clients: invalid client name %q", n))
+		}
+		if strings.TrimSpace(c.Clients[n].URI) == "" {
+			errs = append(errs, fmt.Sprintf("postgres_clients.%s: empty URI", n))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// applyEnv applies ATHENA_<SECTION>_<KEY> overrides (e.g. ATHENA_API_PORT,
+// ATHENA_POSTGRES_MAX_CONNS) to the scalar fields of each section, and
+// ATHENA_CLIENT_<NAME>=<uri> to add or replace a client.
+func applyEnv(cfg *Config, getenv func(string) string, environ []string) error {
+	root := reflect.ValueOf(cfg).Elem()
+	rt := root.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		sf := rt.Field(i)
+		section := yamlName(sf)
+		if section == "" || section == "-" || sf.Type.Kind() != reflect.Struct {
+			continue
+		}
+		sv := root.Field(i)
+		for j := 0; j < sf.Type.NumField(); j++ {
+			key := yamlName(sf.Type.Field(j))
+			env := "ATHENA_" + strings.ToUpper(section+"_"+key)
+			raw := getenv(env)
+			if raw == "" {
+				continue
+			}
+			if err := setScalar(sv.Field(j), raw); err != nil {
+				return fmt.Errorf("%s=%q: %w", env, raw, err)
+			}
+		}
+	}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "ATHENA_CLIENT_") || v == "" {
+			continue
+		}
+		name := strings.ToLower(strings.TrimPrefix(k, "ATHENA_CLIENT_"))
+		cfg.Clients[name] = Client{URI: getenv(k)}
+	}
+	return nil
+}
+
+func yamlName(f reflect.StructField) string {
+	tag := f.Tag.Get("yaml")
+	name, _, _ := strings.Cut(tag, ",")
+	return name
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func setScalar(v reflect.Value, raw string) error {
+	if v.Type() == durationType {
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(d))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(raw)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, v.Type().Bits())
+		if err != nil {
+			return err
+		}
+		v.SetInt(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return err
+		}
+		v.SetBool(b)
+	default:
+		return fmt.Errorf("unsupported type %s", v.Type())
+	}
+	return nil
+}

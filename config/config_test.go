@@ -1,0 +1,107 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadFileEnvAndOverrides(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.yaml")
+	data := `
+api:
+  port: 5000
+postgres:
+  max_conns: 4
+  statement_timeout: 2s
+postgres_clients:
+  demo: "postgres://u@h/db"
+  secret: "${DB_URL}"
+  tuned:
+    uri: "postgres://x@y/z"
+    max_conns: 2
+`
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(p, env(map[string]string{"DB_URL": "postgres://s@h/s", "ATHENA_API_PORT": "6000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.API.Port != 6000 {
+		t.Errorf("port: got %d, want 6000 (env override)", cfg.API.Port)
+	}
+	if cfg.Postgres.MaxConns != 4 || cfg.Postgres.StatementTimeout != 2*time.Second {
+		t.Errorf("postgres: got %+v", cfg.Postgres)
+	}
+	if got := cfg.Clients["secret"].URI; got != "postgres://s@h/s" {
+		t.Errorf("env client: got %q", got)
+	}
+	if got := cfg.Clients["tuned"]; got.MaxConns != 2 || got.URI != "postgres://x@y/z" {
+		t.Errorf("mapping client: got %+v", got)
+	}
+	if cfg.API.BodyLimitBytes != 10<<20 {
+		t.Errorf("default body limit lost: %d", cfg.API.BodyLimitBytes)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		path string
+		env  map[string]string
+		want string
+	}{
+		{"missing explicit file", filepath.Join(dir, "nope.yaml"), nil, "no such file"},
+		{"unknown key", write("a.yaml", "api:\n  prot: 1\n"), nil, "prot"},
+		{"unset env ref", write("b.yaml", "postgres_clients:\n  a: ${NOPE}\n"), nil, "NOPE is not set"},
+		{"bad client name", write("c.yaml", "postgres_clients:\n  \"a b\": postgres://x\n"), nil, "invalid client name"},
+		{"bad env override", write("d.yaml", ""), map[string]string{"ATHENA_API_PORT": "abc"}, "ATHENA_API_PORT"},
+		{"bad range", write("e.yaml", "api:\n  port: 70000\n"), nil, "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.path, env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadDefaultsWhenNoFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg, err := Load("", env(map[string]string{"HOME": t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.API.Port != 4052 || cfg.Path != "" {
+		t.Errorf("got port %d path %q, want 4052 and no path", cfg.API.Port, cfg.Path)
+	}
+}
+
+func TestCandidatesOrder(t *testing.T) {
+	got := Candidates("", env(map[string]string{"XDG_CONFIG_HOME": "/x", "HOME": "/h"}))
+	want := []string{"config.yaml", "/x/athena/config.yaml", "/h/.athena/config.yaml"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got := Candidates("", env(map[string]string{"ATHENA_CONFIG_PATH": "/p.yaml"})); len(got) != 1 || got[0] != "/p.yaml" {
+		t.Errorf("got %v, want only ATHENA_CONFIG_PATH", got)
+	}
+}
