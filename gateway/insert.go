@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"strconv"
+	"strings"
+)
+
+// DecodeInsert decodes an insert body (spec §3.3). `data` is accepted as an
+// alias of `insert_body`. An `update_body` (non-empty object) makes the
+// insert ON CONFLICT DO UPDATE and requires `on_conflict`, because
+// PostgreSQL needs a conflict target for DO UPDATE; `on_conflict` alone
+// means DO NOTHING. An empty `update_body` counts as absent.
+func DecodeInsert(body []byte, lim Limits) (InsertRequest, error) {
+	lim = lim.withDefaults()
+	const code = CodeInvalidInsertPayload
+	p, err := decodePayload(body, code)
+	if err != nil {
+		return InsertRequest{}, err
+	}
+	var req InsertRequest
+	if req.Table, err = p.table("table_name"); err != nil {
+		return InsertRequest{}, err
+	}
+	if req.Rows, err = insertRows(p, lim); err != nil {
+		return InsertRequest{}, err
+	}
+	if req.Returning, err = returning(p); err != nil {
+		return InsertRequest{}, err
+	}
+	if req.OnConflict, err = conflictTarget(p); err != nil {
+		return InsertRequest{}, err
+	}
+	_, upd, err := p.object("update_body")
+	if err != nil {
+		return InsertRequest{}, err
+	}
+	switch {
+	case len(upd) > 0:
+		if len(req.OnConflict) == 0 {
+			return InsertRequest{}, Errorf(code, "update_body needs on_conflict: name the conflict target columns, e.g. \"on_conflict\": \"id\"")
+		}
+		if err := checkKeys(upd, code, "update_body"); err != nil {
+			return InsertRequest{}, err
+		}
+		req.Action, req.UpdateBody = ConflictDoUpdate, upd
+	case len(req.OnConflict) > 0:
+		req.Action = ConflictDoNothing
+	}
+	if req.DefaultToNull, _, err = p.boolean("default_to_null"); err != nil {
+		return InsertRequest{}, err
+	}
+	if req.Count, err = p.count(); err != nil {
+		return InsertRequest{}, err
+	}
+	if req.Head, _, err = p.boolean("head"); err != nil {
+		return InsertRequest{}, err
+	}
+	return req, nil
+}
+
+// insertRows reads insert_body (or data): one object or a non-empty array
+// of objects, every key a valid column name.
+func insertRows(p payload, lim Limits) ([]map[string]any, error) {
+	const code = CodeInvalidInsertPayload
+	field, v, err := p.value("insert_body", "data")
+	if err != nil {
+		return nil, err
+	}
+	if field == "" {
+		return nil, Errorf(code, "insert_body is required (an object or an array of objects)")
+	}
+	var rows []map[string]any
+	switch t := v.(type) {
+	case map[string]any:
+		rows = []map[string]any{t}
+	case []any:
+		if len(t) == 0 {
+			return nil, Errorf(code, "%s is an empty array; send at least one row", field)
+		}
+		if len(t) > lim.MaxInsertRows {
+			return nil, Errorf(code, "%s has %d rows; at most %d rows are allowed in one insert", field, len(t), lim.MaxInsertRows)
+		}
+		rows = make([]map[string]any, 0, len(t))
+		for i, el := range t {
+			m, ok := el.(map[string]any)
+			if !ok {
+				return nil, Errorf(code, "%s row %d must be an object, got %s", field, i+1, jsonKind(el))
+			}
+			rows = append(rows, m)
+		}
+	default:
+		return nil, Errorf(code, "%s must be an object or an array of objects, got %s", field, jsonKind(v))
+	}
+	for i, r := range rows {
+		if err := checkKeys(r, code, field+" row "+strconv.Itoa(i+1)); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// conflictTarget reads on_conflict: "a,b" or ["a","b"].
+func conflictTarget(p payload) ([]string, error) {
+	const code = CodeInvalidInsertPayload
+	field, v, err := p.value("on_conflict")
+	if err != nil || field == "" {
+		return nil, err
+	}
+	var names []string
+	switch t := v.(type) {
+	case string:
+		names = strings.Split(t, ",")
+	case []any:
+		for i, el := range t {
+			s, ok := el.(string)
+			if !ok {
+				return nil, Errorf(code, "on_conflict element %d must be a string, got %s", i+1, jsonKind(el))
+			}
+			names = append(names, s)
+		}
+	default:
+		return nil, Errorf(code, "on_conflict must be a string or an array of strings, got %s", jsonKind(v))
+	}
+	var out []string
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if !ValidIdentifier(n) {
+			return nil, Errorf(code, "invalid on_conflict column name %q", clip(n))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

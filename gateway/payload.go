@@ -1,0 +1,344 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// payload is a decoded request body: the top-level object's members kept
+// raw, so each field is decoded (with json.Number) only when asked for and
+// its type errors carry the operation's own code.
+type payload struct {
+	fields map[string]json.RawMessage
+	code   Code // the operation's payload code, for wrong field types
+}
+
+// decodePayload checks that body is exactly one JSON object. Syntax errors
+// and non-object bodies are CodeInvalidJSON whatever the operation.
+func decodePayload(body []byte, code Code) (payload, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return payload{}, Errorf(CodeInvalidJSON, "request body is empty; expected a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return payload{}, Errorf(CodeInvalidJSON, "request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.UseNumber()
+	var fields map[string]json.RawMessage
+	if err := dec.Decode(&fields); err != nil {
+		return payload{}, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return payload{}, Errorf(CodeInvalidJSON, "malformed JSON: unexpected data after the top-level object")
+	}
+	return payload{fields: fields, code: code}, nil
+}
+
+// jsonErrText words a decoding error without Go type names.
+func jsonErrText(err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("%s (at byte %d)", syn.Error(), syn.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "unexpected end of input"
+	}
+	return err.Error()
+}
+
+// decodeJSON decodes raw into plain Go values, keeping numbers exact.
+func decodeJSON(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, Errorf(CodeInvalidJSON, "malformed JSON: unexpected data after the value")
+	}
+	return v, nil
+}
+
+// isNull reports whether raw is absent or the JSON literal null: SDKs send
+// null for "not set", so both mean the same.
+func isNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || string(t) == "null"
+}
+
+// raw returns the first of names present with a non-null value.
+func (p payload) raw(names ...string) (string, json.RawMessage) {
+	for _, n := range names {
+		if r, ok := p.fields[n]; ok && !isNull(r) {
+			return n, r
+		}
+	}
+	return "", nil
+}
+
+// has reports whether any of names is present and not null.
+func (p payload) has(names ...string) bool {
+	n, _ := p.raw(names...)
+	return n != ""
+}
+
+// value decodes the first present field of names; nil when absent.
+func (p payload) value(names ...string) (string, any, error) {
+	n, r := p.raw(names...)
+	if n == "" {
+		return "", nil, nil
+	}
+	v, err := decodeJSON(r)
+	return n, v, err
+}
+
+// str returns a string field ("" when absent); other types are refused.
+func (p payload) str(names ...string) (string, error) {
+	n, v, err := p.value(names...)
+	if err != nil || n == "" {
+		return "", err
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", Errorf(p.code, "field %q must be a string, got %s", n, jsonKind(v))
+	}
+	return s, nil
+}
+
+// boolean returns a boolean field. The strings "true" and "false" are
+// accepted because some SDKs forward query-string values untouched.
+func (p payload) boolean(name string) (val, present bool, err error) {
+	n, v, err := p.value(name)
+	if err != nil || n == "" {
+		return false, false, err
+	}
+	b, ok := asBool(v)
+	if !ok {
+		return false, false, Errorf(p.code, "field %q must be a boolean, got %s", n, jsonKind(v))
+	}
+	return b, true, nil
+}
+
+// asBool accepts a JSON boolean or the strings "true"/"false".
+func asBool(v any) (bool, bool) {
+	switch t := v.(type) {
+	case bool:
+		return t, true
+	case string:
+		switch strings.ToLower(strings.TrimSpace(t)) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// nonNegInt returns an integer field that must be >= 0 (nil when absent).
+// Numeric strings are accepted: query-string style SDKs send "10".
+func (p payload) nonNegInt(names ...string) (*int64, error) {
+	n, v, err := p.value(names...)
+	if err != nil || n == "" {
+		return nil, err
+	}
+	i, ok := asInt(v)
+	if !ok || i < 0 {
+		return nil, Errorf(p.code, "field %q must be a non-negative integer, got %s", n, jsonShort(v))
+	}
+	return &i, nil
+}
+
+// asInt accepts a JSON integer or a string holding one.
+func asInt(v any) (int64, bool) {
+	var s string
+	switch t := v.(type) {
+	case json.Number:
+		s = t.String()
+	case string:
+		s = strings.TrimSpace(t)
+	default:
+		return 0, false
+	}
+	i, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return i, true
+}
+
+// count decodes the `count` field: "exact", "planned", "estimated", or true
+// (exact). false, null and "" mean no count.
+func (p payload) count() (CountMode, error) {
+	n, v, err := p.value("count")
+	if err != nil || n == "" {
+		return CountNone, err
+	}
+	switch t := v.(type) {
+	case bool:
+		if t {
+			return CountExact, nil
+		}
+		return CountNone, nil
+	case string:
+		return parseCountMode(t, p.code)
+	}
+	return CountNone, Errorf(p.code, "field \"count\" must be \"exact\", \"planned\" or \"estimated\", got %s", jsonShort(v))
+}
+
+// parseCountMode maps the count words; case does not matter.
+func parseCountMode(s string, code Code) (CountMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return CountNone, nil
+	case "exact", "true":
+		return CountExact, nil
+	case "planned":
+		return CountPlanned, nil
+	case "estimated":
+		return CountEstimated, nil
+	}
+	return CountNone, Errorf(code, "count must be \"exact\", \"planned\" or \"estimated\", got %q", s)
+}
+
+// table decodes table_name (or alias names) with schema_name into a TableRef.
+func (p payload) table(names ...string) (TableRef, error) {
+	name, err := p.str(names...)
+	if err != nil {
+		return TableRef{}, err
+	}
+	schema, err := p.str("schema_name")
+	if err != nil {
+		return TableRef{}, err
+	}
+	return ParseTableRef(name, schema, p.code)
+}
+
+// object decodes an object-valued field; absent → nil, other types refused.
+func (p payload) object(names ...string) (string, map[string]any, error) {
+	n, v, err := p.value(names...)
+	if err != nil || n == "" {
+		return "", nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return "", nil, Errorf(p.code, "field %q must be an object, got %s", n, jsonKind(v))
+	}
+	return n, m, nil
+}
+
+// checkKeys validates every key of an object that will become a column name.
+func checkKeys(m map[string]any, code Code, where string) error {
+	for k := range m {
+		if !ValidIdentifier(k) {
+			return Errorf(code, "invalid column name %q in %s", k, where)
+		}
+	}
+	return nil
+}
+
+// jsonKind names the JSON type of a decoded value for messages.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number, float64:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// jsonShort renders a decoded value briefly for messages.
+func jsonShort(v any) string {
+	switch t := v.(type) {
+	case string:
+		return strconv.Quote(clip(t))
+	case json.Number:
+		return clip(t.String())
+	case nil, bool:
+		return fmt.Sprint(t)
+	}
+	return jsonKind(v)
+}
+
+// clip shortens user text echoed in messages so errors stay readable.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}
+
+// member is one key/value of a JSON object, in document order.
+type member struct {
+	Key   string
+	Value json.RawMessage
+}
+
+// orderedObject returns the members of a JSON object in document order;
+// ok is false when raw is not an object. Order matters where it becomes
+// output order (select) or statement text (where), which must be stable.
+func orderedObject(raw json.RawMessage) (members []member, ok bool, err error) {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || t[0] != '{' {
+		return nil, false, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(t))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil { // '{'
+		return nil, true, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, true, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, true, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
+		}
+		members = append(members, member{Key: key, Value: v})
+	}
+	return members, true, nil
+}
+
+// rawArray splits a JSON array into its raw elements; ok is false when raw
+// is not an array.
+func rawArray(raw json.RawMessage) (elems []json.RawMessage, ok bool, err error) {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || t[0] != '[' {
+		return nil, false, nil
+	}
+	if err := json.Unmarshal(t, &elems); err != nil {
+		return nil, true, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
+	}
+	return elems, true, nil
+}
+
+// within returns err with " in <where>" added to its message, keeping its
+// code, so a nested parser's error says where in the request it happened.
+func within(err error, where string) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	msg := e.Message + " in " + where
+	return &Error{Code: e.Code, Message: msg, Detail: msg, Details: e.Details}
+}

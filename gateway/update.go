@@ -1,0 +1,47 @@
+package gateway
+
+// DecodeUpdate decodes an update body (spec §3.4). `data` is accepted as an
+// alias of `update_body`. An update with no condition is refused unless
+// allow_unfiltered is true, so a forgotten filter cannot rewrite a table.
+func DecodeUpdate(body []byte, lim Limits) (UpdateRequest, error) {
+	lim = lim.withDefaults()
+	const code = CodeInvalidUpdatePayload
+	p, err := decodePayload(body, code)
+	if err != nil {
+		return UpdateRequest{}, err
+	}
+	var req UpdateRequest
+	if req.Table, err = p.table("table_name"); err != nil {
+		return UpdateRequest{}, err
+	}
+	field, set, err := p.object("update_body", "data")
+	if err != nil {
+		return UpdateRequest{}, err
+	}
+	if field == "" {
+		return UpdateRequest{}, Errorf(code, "update_body is required (an object of column → new value)")
+	}
+	if len(set) == 0 {
+		return UpdateRequest{}, Errorf(code, "%s is empty; name at least one column to set", field)
+	}
+	if err := checkKeys(set, code, field); err != nil {
+		return UpdateRequest{}, err
+	}
+	req.Set = set
+	if req.Conditions, err = conditionsOf(p, lim); err != nil {
+		return UpdateRequest{}, err
+	}
+	if req.AllowUnfiltered, _, err = p.boolean("allow_unfiltered"); err != nil {
+		return UpdateRequest{}, err
+	}
+	if len(req.Conditions) == 0 && !req.AllowUnfiltered {
+		return UpdateRequest{}, Errorf(code, "update without conditions is refused; send allow_unfiltered: true to update every row")
+	}
+	if req.Returning, err = returning(p); err != nil {
+		return UpdateRequest{}, err
+	}
+	if req.StripNulls, _, err = p.boolean("strip_nulls"); err != nil {
+		return UpdateRequest{}, err
+	}
+	return req, nil
+}
