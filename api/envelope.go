@@ -1,0 +1,179 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/athena-gateway/athena/gateway"
+)
+
+// errorBody is the spec §1.4 error envelope.
+type errorBody struct {
+	Status  string       `json:"status"`
+	Message string       `json:"message"`
+	Error   string       `json:"error"`
+	Code    gateway.Code `json:"code"`
+	Data    errorData    `json:"data"`
+}
+
+type errorData struct {
+	Operation string         `json:"operation"`
+	Details   map[string]any `json:"details"`
+}
+
+// writeError is the one function that writes error responses. Internal
+// errors are logged here (with the request id) and never shown to clients.
+func writeError(c *gin.Context, log *slog.Logger, op string, err error) {
+	e := gateway.AsError(err)
+	if e.Code == gateway.CodeInternal && log != nil {
+		log.ErrorContext(c.Request.Context(), "request failed", "operation", op, "request_id", c.GetString(requestIDKey), "err", err)
+	}
+	detail := e.Detail
+	if detail == "" {
+		detail = e.Message
+	}
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	if e.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	writeJSON(c, e.Code.Status(), errorBody{
+		Status: "error", Message: e.Message, Error: detail, Code: e.Code,
+		Data: errorData{Operation: op, Details: details},
+	})
+	c.Abort()
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON encodes v without HTML escaping (rows may contain <, > and &
+// that clients expect verbatim).
+func writeJSON(c *gin.Context, status int, v any) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		buf.WriteString(`{"status":"error","message":"internal error","error":"response encoding failed","code":"internal_error","data":{"operation":"encode","details":{}}}`)
+		status = 500
+	}
+	c.Data(status, "application/json; charset=utf-8", bytes.TrimRight(buf.Bytes(), "\n"))
+}
+
+// successWriter assembles a success envelope around pre-encoded rows so the
+// JSON PostgreSQL built is copied, not decoded and re-encoded.
+type successWriter struct {
+	buf *bytes.Buffer
+}
+
+func newSuccess(message string) successWriter {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	buf.WriteString(`{"status":"success","message":`)
+	writeString(buf, message)
+	return successWriter{buf: buf}
+}
+
+// raw adds "key":<already-encoded JSON>.
+func (w successWriter) raw(key string, v []byte) successWriter {
+	w.buf.WriteByte(',')
+	writeString(w.buf, key)
+	w.buf.WriteByte(':')
+	if len(v) == 0 {
+		w.buf.WriteString("null")
+	} else {
+		w.buf.Write(v)
+	}
+	return w
+}
+
+func (w successWriter) int(key string, n int64) successWriter {
+	w.buf.WriteByte(',')
+	writeString(w.buf, key)
+	w.buf.WriteByte(':')
+	w.buf.WriteString(strconv.FormatInt(n, 10))
+	return w
+}
+
+func (w successWriter) str(key, v string) successWriter {
+	w.buf.WriteByte(',')
+	writeString(w.buf, key)
+	w.buf.WriteByte(':')
+	writeString(w.buf, v)
+	return w
+}
+
+// value adds "key":<v encoded as JSON>.
+func (w successWriter) value(key string, v any) successWriter {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte("null")
+	}
+	return w.raw(key, b)
+}
+
+func (w successWriter) send(c *gin.Context, status int) {
+	w.buf.WriteByte('}')
+	c.Data(status, "application/json; charset=utf-8", w.buf.Bytes())
+	bufPool.Put(w.buf)
+}
+
+func writeString(buf *bytes.Buffer, s string) {
+	b, _ := json.Marshal(s) // strings always marshal
+	buf.Write(b)
+}
+
+// countRows counts the elements of a JSON array without decoding it.
+func countRows(arr []byte) int64 {
+	var n int64
+	depth, inStr, esc, seen := 0, false, false, false
+	for _, ch := range arr {
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case ch == '\\':
+				esc = true
+			case ch == '"':
+				inStr = false
+			}
+			continue
+		}
+		switch ch {
+		case '"':
+			inStr = true
+			if depth == 1 && !seen {
+				seen = true
+				n++
+			}
+		case '[', '{':
+			if depth == 1 && !seen {
+				seen = true
+				n++
+			}
+			depth++
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 1 {
+				seen = false
+			}
+		case ' ', '\t', '\n', '\r':
+		default:
+			if depth == 1 && !seen {
+				seen = true
+				n++
+			}
+		}
+	}
+	return n
+}

@@ -1,0 +1,77 @@
+package api
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// root serves GET /: the service banner and the route list.
+func (s *Server) root(c *gin.Context) {
+	writeJSON(c, 200, map[string]any{
+		"message":    "athena is online",
+		"version":    s.opts.Version,
+		"athena_api": "online",
+		"routes":     s.routes,
+	})
+}
+
+func (s *Server) ping(c *gin.Context) {
+	c.String(200, "pong")
+}
+
+// check is one dependency's state in /health.
+type check struct {
+	Status    string  `json:"status"` // ok | down
+	Required  bool    `json:"required"`
+	LatencyMS float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// health serves GET /health: each client database is pinged in parallel
+// with a short deadline, so a dead database shows as down instead of making
+// the health check hang. Tenant databases are not required: one dead client
+// must not take the gateway out of a load balancer.
+func (s *Server) health(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	names := s.clients.Names()
+	checks := make(map[string]check, len(names))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ck := check{Status: "ok"}
+			start := time.Now()
+			db, err := s.clients.Lookup(name)
+			if err == nil {
+				err = db.Pool().Ping(ctx)
+			}
+			ck.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+			if err != nil {
+				ck.Status = "down"
+				ck.Error = "database unreachable"
+			}
+			mu.Lock()
+			checks["client:"+name] = ck
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	status, code := "ok", 200
+	for _, ck := range checks {
+		if ck.Required && ck.Status != "ok" {
+			status, code = "degraded", 503
+		}
+	}
+	writeJSON(c, code, map[string]any{
+		"status":  status,
+		"message": "athena is online",
+		"version": s.opts.Version,
+		"checks":  checks,
+	})
+}

@@ -1,0 +1,96 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/athena-gateway/athena/gateway"
+)
+
+const requestIDKey = "athena.request_id"
+
+// requestID propagates a sane incoming X-Request-Id or makes one, and sets
+// it on the response before anything else can fail.
+func (s *Server) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !validRequestID(id) {
+		id = newRequestID()
+	}
+	c.Set(requestIDKey, id)
+	c.Header("X-Request-Id", id)
+	c.Next()
+}
+
+// validRequestID accepts up to 128 visible ASCII characters, so a header
+// cannot inject control characters into logs.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// recoverPanic turns a panic into a 500 envelope; the stack goes to the log
+// only.
+func (s *Server) recoverPanic(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.Error("panic in handler", "request_id", c.GetString(requestIDKey), "panic", r, "stack", string(debug.Stack()))
+			writeError(c, nil, "request", gateway.Errorf(gateway.CodeInternal, "internal error"))
+		}
+	}()
+	c.Next()
+}
+
+// readBody reads the whole body up to the configured limit; larger bodies
+// are 413 payload_too_large.
+func (s *Server) readBody(c *gin.Context) ([]byte, error) {
+	if c.Request.ContentLength > s.opts.BodyLimitBytes {
+		return nil, tooLarge(s.opts.BodyLimitBytes)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.BodyLimitBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(s.opts.BodyLimitBytes)
+		}
+		return nil, gateway.Errorf(gateway.CodeInvalidJSON, "request body could not be read")
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) error {
+	return gateway.Errorf(gateway.CodePayloadTooLarge, "request body exceeds the limit of %d bytes", limit).WithDetail("limit_bytes", limit)
+}

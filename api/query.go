@@ -1,0 +1,47 @@
+package api
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/athena-gateway/athena/gateway"
+)
+
+// queryMeta is the meta object of a raw query answer (spec §3.6).
+type queryMeta struct {
+	ReturnedRowCount int   `json:"returned_row_count"`
+	RowsAffected     int64 `json:"rows_affected"`
+	StatementCount   int   `json:"statement_count"`
+}
+
+// query serves POST /gateway/query, /gateway/sql and /query/sql.
+func (s *Server) query(c *gin.Context) {
+	const op = "query"
+	db, _, err := s.clientDB(c)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	req, err := gateway.DecodeQuery(body)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	res, err := db.Query(c.Request.Context(), req)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	rows := res.Rows
+	if rows == nil {
+		rows = []map[string]any{}
+	}
+	newSuccess("Query executed").
+		value("data", rows).
+		value("meta", queryMeta{ReturnedRowCount: len(rows), RowsAffected: res.RowsAffected, StatementCount: res.StatementCount}).
+		send(c, 200)
+}

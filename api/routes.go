@@ -1,0 +1,43 @@
+package api
+
+import (
+	"github.com/gin-gonic/gin"
+)
+
+// route is one entry of the HTTP surface; GET / lists them.
+type route struct {
+	Methods []string `json:"methods"`
+	Path    string   `json:"path"`
+	Summary string   `json:"summary"`
+	handler gin.HandlerFunc
+}
+
+// registerRoutes is the whole HTTP surface, top to bottom.
+func (s *Server) registerRoutes(e *gin.Engine) {
+	get, post, put, del := "GET", "POST", "PUT", "DELETE"
+	s.routes = []route{
+		{[]string{get}, "/", "service information and this route list", s.root},
+		{[]string{get}, "/ping", "liveness: answers pong", s.ping},
+		{[]string{get}, "/health", "dependency checks with latency", s.health},
+
+		{[]string{post}, "/gateway/fetch", "read rows with conditions, embeds, sorting, paging and counts", s.fetch},
+		{[]string{post}, "/gateway/data", "alias of /gateway/fetch", s.fetch},
+		{[]string{put, post}, "/gateway/insert", "insert one or many rows; upsert with on_conflict", s.insert},
+		{[]string{post}, "/gateway/update", "update rows matching conditions", s.update},
+		{[]string{del, post}, "/gateway/delete", "delete by resource_id or conditions", s.delete},
+		{[]string{post}, "/gateway/query", "raw SQL with bind parameters", s.query},
+		{[]string{post}, "/gateway/sql", "alias of /gateway/query", s.query},
+		{[]string{post}, "/query/sql", "alias of /gateway/query", s.query},
+		{[]string{post}, "/gateway/rpc", "call a database function", s.rpc},
+		{[]string{get, post}, "/rpc/:function", "call a database function (PostgREST style, unenveloped)", s.rpcPath},
+
+		{[]string{get}, "/schema/tables", "tables and views of the client database", s.schemaTables},
+		{[]string{get}, "/schema/columns", "columns, filtered by table_name and table_schema", s.schemaColumns},
+		{[]string{get}, "/schema/constraints", "constraints, filtered by table_name and table_schema", s.schemaConstraints},
+	}
+	for _, r := range s.routes {
+		for _, m := range r.Methods {
+			e.Handle(m, r.Path, r.handler)
+		}
+	}
+}

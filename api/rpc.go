@@ -1,0 +1,106 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/postgres"
+)
+
+// rpc serves POST /gateway/rpc (spec §3.7).
+func (s *Server) rpc(c *gin.Context) {
+	const op = "rpc"
+	db, _, err := s.clientDB(c)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	req, err := gateway.DecodeRPC(body, s.opts.Limits)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	s.callRPC(c, db, req)
+}
+
+// rpcPath serves GET|POST /rpc/{function}: arguments and filters come from
+// the query string; a POST body, when present, is an object of arguments.
+func (s *Server) rpcPath(c *gin.Context) {
+	const op = "rpc"
+	db, _, err := s.clientDB(c)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	req, err := gateway.RPCFromQuery(c.Param("function"), c.Request.URL.Query(), s.opts.Limits)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	if c.Request.Method == "POST" {
+		body, err := s.readBody(c)
+		if err != nil {
+			writeError(c, s.log, op, err)
+			return
+		}
+		if len(bytes.TrimSpace(body)) > 0 {
+			args, err := decodeArgs(body)
+			if err != nil {
+				writeError(c, s.log, op, err)
+				return
+			}
+			if req.Args == nil {
+				req.Args = map[string]any{}
+			}
+			for k, v := range args {
+				if !gateway.ValidIdentifier(k) {
+					writeError(c, s.log, op, gateway.Errorf(gateway.CodeInvalidRPCPayload, "invalid argument name %q", k))
+					return
+				}
+				req.Args[k] = v
+			}
+		}
+	}
+	s.callRPC(c, db, req)
+}
+
+func decodeArgs(body []byte) (map[string]any, error) {
+	var args map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&args); err != nil || args == nil {
+		return nil, gateway.Errorf(gateway.CodeInvalidJSON, "request body must be a JSON object of named arguments")
+	}
+	return args, nil
+}
+
+// callRPC runs the function and answers unenveloped: {"data":[…],"count":N}.
+func (s *Server) callRPC(c *gin.Context, db *postgres.DB, req gateway.RPCRequest) {
+	res, err := db.RPC(c.Request.Context(), req)
+	if err != nil {
+		writeError(c, s.log, "rpc", err)
+		return
+	}
+	count := countRows(res.Rows)
+	if res.Count != nil {
+		count = *res.Count
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	buf.WriteString(`{"data":`)
+	buf.Write(res.Rows)
+	buf.WriteString(`,"count":`)
+	buf.WriteString(strconv.FormatInt(count, 10))
+	buf.WriteByte('}')
+	c.Data(200, "application/json; charset=utf-8", buf.Bytes())
+}

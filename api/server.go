@@ -1,0 +1,57 @@
+// Package api is Athena's HTTP transport: gin handlers that read a request,
+// call the domain and the database adapter, and write the spec's envelopes.
+// Every route is listed in routes.go; no handler builds SQL.
+package api
+
+import (
+	"log/slog"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/postgres"
+	"github.com/athena-gateway/athena/registry"
+)
+
+// Clients resolves a client name to its database. *registry.Registry is
+// the production implementation.
+type Clients interface {
+	Lookup(name string) (*postgres.DB, error)
+	Names() []string
+	Stats() []registry.PoolStat
+}
+
+// Options configures the HTTP layer.
+type Options struct {
+	Version        string
+	BodyLimitBytes int64
+	Limits         gateway.Limits
+}
+
+// Server holds what handlers need. It is safe for concurrent use.
+type Server struct {
+	clients Clients
+	opts    Options
+	log     *slog.Logger
+	routes  []route
+}
+
+// New builds the gin engine with every route and middleware registered.
+func New(clients Clients, opts Options, log *slog.Logger) *gin.Engine {
+	if opts.BodyLimitBytes <= 0 {
+		opts.BodyLimitBytes = 10 << 20
+	}
+	s := &Server{clients: clients, opts: opts, log: log}
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(s.requestID, s.recoverPanic)
+	s.registerRoutes(e)
+	e.NoRoute(func(c *gin.Context) {
+		writeError(c, s.log, "route", gateway.Errorf(gateway.CodeNotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		writeError(c, s.log, "route", &gateway.Error{Code: gateway.CodeNotFound, Message: "method not allowed", Detail: c.Request.Method + " is not allowed on " + c.Request.URL.Path})
+	})
+	return e
+}

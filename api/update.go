@@ -1,0 +1,53 @@
+package api
+
+import (
+	"encoding/json"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/athena-gateway/athena/gateway"
+)
+
+// update serves POST /gateway/update (spec §3.4).
+func (s *Server) update(c *gin.Context) {
+	const op = "update"
+	db, _, err := s.clientDB(c)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	req, err := gateway.DecodeUpdate(body, s.opts.Limits)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	if h := stripNullsHeader(c); h != nil && !bodyHasKey(body, "strip_nulls") {
+		req.StripNulls = *h
+	}
+	res, err := db.Update(c.Request.Context(), req)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	newSuccess("Data updated successfully").
+		raw("data", res.Rows).
+		int("count", res.Affected).
+		int("affected_rows", res.Affected).
+		send(c, 200)
+}
+
+// bodyHasKey reports whether the JSON object body has a top-level key; used
+// where the body must win over a header.
+func bodyHasKey(body []byte, key string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	_, ok := m[key]
+	return ok
+}

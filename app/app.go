@@ -1,0 +1,109 @@
+// Package app is the fx composition root: the only package that imports fx.
+// Each process role (serve, and later worker and dev) is a set of modules
+// assembled here from the plain constructors of the other packages.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/athena-gateway/athena/api"
+	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/registry"
+)
+
+// Params is what every role starts from: the loaded configuration, the
+// build version and the process logger.
+type Params struct {
+	Config  config.Config
+	Version string
+	Logger  *slog.Logger
+}
+
+// Core supplies the configuration and the client registry (pools close on
+// stop, after the HTTP server has drained because fx stops in reverse
+// start order).
+func Core(p Params) fx.Option {
+	return fx.Module("core",
+		fx.Supply(p.Config, p.Logger),
+		fx.Provide(newRegistry),
+	)
+}
+
+func newRegistry(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) *registry.Registry {
+	r := registry.New(cfg, log)
+	lc.Append(fx.StopHook(r.Close))
+	return r
+}
+
+// Gateway serves the HTTP API.
+func Gateway(version string) fx.Option {
+	return fx.Module("gateway",
+		fx.Provide(
+			func(reg *registry.Registry, cfg config.Config, log *slog.Logger) *gin.Engine {
+				lim := gateway.DefaultLimits()
+				lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
+				lim.MaxLimit = cfg.Gateway.MaxLimit
+				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim}, log)
+			},
+			newHTTPServer,
+		),
+		fx.Invoke(func(*http.Server) {}), // the server is the point of this role
+	)
+}
+
+// newHTTPServer binds the listener in OnStart (so "port already in use" is a
+// start error, not a hang) and serves in a goroutine; OnStop drains.
+func newHTTPServer(lc fx.Lifecycle, cfg config.Config, engine *gin.Engine, log *slog.Logger) *http.Server {
+	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           engine,
+		ReadHeaderTimeout: cfg.API.ReadHeaderTimeout,
+		ReadTimeout:       cfg.API.ReadTimeout,
+		WriteTimeout:      cfg.API.WriteTimeout,
+		IdleTimeout:       cfg.API.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", addr, err)
+			}
+			log.Info("gateway listening", "addr", ln.Addr().String())
+			go func() {
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("http server stopped", "err", err)
+				}
+			}()
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			log.Info("draining http server")
+			return srv.Shutdown(ctx)
+		},
+	})
+	return srv
+}
+
+// Serve is the `athena serve` role: the HTTP gateway only.
+func Serve(p Params) fx.Option {
+	return fx.Options(
+		Core(p),
+		Gateway(p.Version),
+		fx.StopTimeout(p.Config.API.ShutdownTimeout+5*time.Second),
+		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
+	)
+}

@@ -1,0 +1,180 @@
+// Command athena is the Athena gateway. Subcommands pick the process role:
+//
+//	athena serve    HTTP gateway
+//	athena dev      everything on a laptop: a project-local PostgreSQL with a
+//	                demo client when none is configured, plus the gateway
+//	athena version  print the version
+//
+// This package only parses flags and configuration; app/ wires the rest.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/fx"
+
+	"github.com/athena-gateway/athena/app"
+	"github.com/athena-gateway/athena/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// exitUsage is the exit code for bad flags or configuration.
+const exitUsage = 2
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: athena <command> [flags]
+
+commands:
+  serve     run the HTTP gateway
+  dev       run the all-in-one dev stack (local PostgreSQL + demo client + gateway)
+  version   print the version
+
+Run "athena <command> -h" for the command's flags.
+`)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "dev":
+		return dev(args[1:], stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "athena", version)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "athena: unknown command %q\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+}
+
+// commonFlags are shared by the long-running roles.
+type commonFlags struct {
+	configPath string
+	logFormat  string
+	logLevel   string
+}
+
+func (f *commonFlags) register(fs *flag.FlagSet, defaultFormat string) {
+	fs.StringVar(&f.configPath, "config", "", "configuration file (default: ATHENA_CONFIG_PATH, ./config.yaml, $XDG_CONFIG_HOME/athena/config.yaml, ~/.athena/config.yaml)")
+	fs.StringVar(&f.logFormat, "log-format", envOr("ATHENA_LOG_FORMAT", defaultFormat), "log format: json or text")
+	fs.StringVar(&f.logLevel, "log-level", envOr("ATHENA_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (f *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("invalid -log-level %q", f.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid -log-format %q (want json or text)", f.logFormat)
+}
+
+// parse parses flags and loads configuration; any problem is one line on
+// stderr and exit code 2.
+func parse(name string, args []string, stderr io.Writer, defaultFormat string, extra func(*flag.FlagSet)) (config.Config, *slog.Logger, int) {
+	var cf commonFlags
+	fs := flag.NewFlagSet("athena "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf.register(fs, defaultFormat)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return config.Config{}, nil, 0
+		}
+		return config.Config{}, nil, exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "athena %s: unexpected argument %q\n", name, fs.Arg(0))
+		return config.Config{}, nil, exitUsage
+	}
+	log, err := cf.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "athena %s: %v\n", name, err)
+		return config.Config{}, nil, exitUsage
+	}
+	cfg, err := config.Load(cf.configPath, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "athena %s: %v\n", name, err)
+		return config.Config{}, nil, exitUsage
+	}
+	return cfg, log, -1
+}
+
+func serve(args []string, stderr io.Writer) int {
+	cfg, log, code := parse("serve", args, stderr, "json", nil)
+	if code >= 0 {
+		return code
+	}
+	if len(cfg.Clients) == 0 {
+		log.Warn("no postgres_clients configured: every gateway request will answer invalid_client")
+	}
+	return runApp(app.Serve(app.Params{Config: cfg, Version: version, Logger: log}), log, stderr)
+}
+
+// runApp starts the fx app, waits for SIGINT/SIGTERM (handled once: a second
+// signal kills the process the default way), then stops it.
+func runApp(opts fx.Option, log *slog.Logger, stderr io.Writer) int {
+	gin.SetMode(gin.ReleaseMode)
+	a := fx.New(opts)
+	if err := a.Err(); err != nil {
+		fmt.Fprintf(stderr, "athena: %v\n", err)
+		return exitUsage
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), a.StartTimeout())
+	defer cancel()
+	if err := a.Start(startCtx); err != nil {
+		fmt.Fprintf(stderr, "athena: start: %v\n", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+	log.Info("shutting down", "signal", s.String())
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), a.StopTimeout())
+	defer cancelStop()
+	if err := a.Stop(stopCtx); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
