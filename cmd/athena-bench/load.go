@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+)
+
+// workerRand is one worker's private random source (no lock, no sharing),
+// used to pick the row each request reads.
+type workerRand struct{ *rand.Rand }
+
+// rowID picks an id in 1..n.
+func (r workerRand) rowID(n int64) int64 { return r.Int64N(n) + 1 }
+
+// result is what one load run measured.
+type result struct {
+	Requests int64         `json:"requests"`
+	Errors   int64         `json:"errors"`
+	FirstErr string        `json:"first_error,omitempty"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
+	RPS      float64       `json:"rps"`
+	P50      time.Duration `json:"p50_ns"`
+	P99      time.Duration `json:"p99_ns"`
+}
+
+// workerStats is filled by one worker only, so the hot loop takes no lock.
+type workerStats struct {
+	latencies []time.Duration
+	errors    int64
+	firstErr  error
+}
+
+// expectedLatency sizes the per-worker latency slices: a loopback request is
+// rarely faster than this, so the slices almost never grow mid-run.
+const expectedLatency = 25 * time.Microsecond
+
+// load runs do from concurrency workers back to back until duration has
+// passed (or ctx ends) and reports throughput and latency percentiles.
+// Failed requests count as errors and are left out of the latencies.
+func load(ctx context.Context, concurrency int, duration time.Duration, do func(context.Context, workerRand) error) result {
+	perWorker := int(duration/expectedLatency)/concurrency + 1
+	stats := make([]workerStats, concurrency)
+	for i := range stats {
+		stats[i].latencies = make([]time.Duration, 0, perWorker)
+	}
+
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(duration)
+	for i := range stats {
+		wg.Add(1)
+		go func(st *workerStats, seed uint64) {
+			defer wg.Done()
+			rng := workerRand{rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if !t0.Before(deadline) {
+					return
+				}
+				err := do(ctx, rng)
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					st.errors++
+					if st.firstErr == nil {
+						st.firstErr = err
+					}
+					continue
+				}
+				st.latencies = append(st.latencies, time.Since(t0))
+			}
+		}(&stats[i], uint64(i)+1)
+	}
+	wg.Wait()
+	return summarize(stats, time.Since(start))
+}
+
+// summarize merges the workers' latencies and sorts them once, at the end.
+func summarize(stats []workerStats, elapsed time.Duration) result {
+	n := 0
+	for _, s := range stats {
+		n += len(s.latencies)
+	}
+	all := make([]time.Duration, 0, n)
+	res := result{Elapsed: elapsed}
+	for _, s := range stats {
+		all = append(all, s.latencies...)
+		res.Errors += s.errors
+		if res.FirstErr == "" && s.firstErr != nil {
+			res.FirstErr = s.firstErr.Error()
+		}
+	}
+	slices.Sort(all)
+	res.Requests = int64(len(all))
+	if elapsed > 0 {
+		res.RPS = float64(res.Requests) / elapsed.Seconds()
+	}
+	res.P50 = percentile(all, 50)
+	res.P99 = percentile(all, 99)
+	return res
+}
+
+// percentile reads the p-th percentile (nearest rank) of sorted latencies.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := (len(sorted)*p + 99) / 100 // ceil(n*p/100)
+	return sorted[max(rank, 1)-1]
+}

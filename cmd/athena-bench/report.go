@@ -1,0 +1,185 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Goals the report checks. They are targets, not assertions: missing one is
+// printed, never an exit code.
+const (
+	goalFetchRatio   = 0.80 // c/b
+	goalFetchClients = 16
+	goalBulkSpeedup  = 20.0
+)
+
+// scenario names one of the three ways of reading the row.
+type scenario string
+
+const (
+	scenarioDirect scenario = "a) direct pgx"
+	scenarioFloor  scenario = "b) floor gin+pgx"
+	scenarioAthena scenario = "c) athena fetch"
+)
+
+var scenarios = []scenario{scenarioDirect, scenarioFloor, scenarioAthena}
+
+// fetchRun is one scenario at one concurrency.
+type fetchRun struct {
+	Scenario scenario `json:"scenario"`
+	Clients  int      `json:"clients"`
+	result
+}
+
+// ratio compares throughputs at one concurrency.
+type ratio struct {
+	Clients int     `json:"clients"`
+	CoverB  float64 `json:"c_over_b"`
+	BoverA  float64 `json:"b_over_a"`
+}
+
+// goal is one target and whether it was met: "PASS", "FAIL", or "SKIP"
+// with a reason when the run could not measure it.
+type goal struct {
+	Name    string  `json:"name"`
+	Value   float64 `json:"value"`
+	Outcome string  `json:"outcome"`
+	Reason  string  `json:"reason,omitempty"`
+}
+
+// summary is everything the program measured; -json prints it as is.
+type summary struct {
+	Duration    time.Duration `json:"duration_ns"`
+	Warmup      time.Duration `json:"warmup_ns"`
+	PoolConns   int32         `json:"pool_conns"`
+	Fetch       []fetchRun    `json:"fetch"`
+	Ratios      []ratio       `json:"ratios"`
+	Insert      *insertReport `json:"insert,omitempty"`
+	Goals       []goal        `json:"goals"`
+	FailedTotal int64         `json:"failed_requests"`
+}
+
+// ratios pairs up the three scenarios at each concurrency.
+func ratios(runs []fetchRun, levels []int) []ratio {
+	out := make([]ratio, 0, len(levels))
+	for _, n := range levels {
+		a, b, c := rps(runs, scenarioDirect, n), rps(runs, scenarioFloor, n), rps(runs, scenarioAthena, n)
+		out = append(out, ratio{Clients: n, CoverB: div(c, b), BoverA: div(b, a)})
+	}
+	return out
+}
+
+func rps(runs []fetchRun, s scenario, clients int) float64 {
+	for _, r := range runs {
+		if r.Scenario == s && r.Clients == clients {
+			return r.RPS
+		}
+	}
+	return 0
+}
+
+func div(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func fetchGoal(rs []ratio) goal {
+	g := goal{Name: fmt.Sprintf("c/b >= %.2f at %d clients", goalFetchRatio, goalFetchClients)}
+	for _, r := range rs {
+		if r.Clients == goalFetchClients {
+			g.Value = r.CoverB
+			g.Outcome = passFail(r.CoverB >= goalFetchRatio)
+			return g
+		}
+	}
+	g.Outcome, g.Reason = "SKIP", fmt.Sprintf("-concurrency has no %d", goalFetchClients)
+	return g
+}
+
+func insertGoal(rep insertReport) goal {
+	g := goal{Name: fmt.Sprintf("bulk >= %.0fx singles", goalBulkSpeedup), Value: rep.Speedup}
+	if rep.Errors > 0 {
+		g.Outcome, g.Reason = "SKIP", "insert requests failed"
+		return g
+	}
+	g.Outcome = passFail(rep.Speedup >= goalBulkSpeedup)
+	return g
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// printFetch writes the fetch table and the ratio lines.
+func printFetch(w io.Writer, runs []fetchRun, rs []ratio) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "fetch one row by primary key")
+	fmt.Fprintf(w, "%-18s %7s %10s %10s %10s %8s\n", "scenario", "clients", "req/s", "p50", "p99", "errors")
+	for _, r := range runs {
+		fmt.Fprintf(w, "%-18s %7d %10.0f %10s %10s %8d\n", r.Scenario, r.Clients, r.RPS, fmtDur(r.P50), fmtDur(r.P99), r.Errors)
+	}
+	fmt.Fprintln(w)
+	for _, r := range rs {
+		fmt.Fprintf(w, "ratios at %2d clients: c/b = %.2f  b/a = %.2f\n", r.Clients, r.CoverB, r.BoverA)
+	}
+}
+
+// printInsert writes the bulk-versus-singles comparison.
+func printInsert(w io.Writer, rep insertReport) {
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "insert %d rows (median of %d)\n", rep.Rows, insertRepeats)
+	if rep.Errors > 0 {
+		fmt.Fprintln(w, "FAILED, see below")
+		return
+	}
+	fmt.Fprintf(w, "%-34s %10s\n", "bulk: 1 request", fmtDur(rep.BulkMedian))
+	fmt.Fprintf(w, "%-34s %10s\n", fmt.Sprintf("singles: %d requests", rep.Rows), fmtDur(rep.SinglesMedian))
+	fmt.Fprintf(w, "%-34s %9.1fx\n", "speed-up singles/bulk", rep.Speedup)
+}
+
+func printGoal(w io.Writer, g goal) {
+	detail := fmt.Sprintf(" (%.2f)", g.Value)
+	if g.Outcome == "SKIP" {
+		detail = " (" + g.Reason + ")"
+	}
+	fmt.Fprintf(w, "GOAL %s: %s%s\n", g.Name, g.Outcome, detail)
+}
+
+// printFailures reports failed requests loudly; it says nothing when there
+// were none.
+func printFailures(w io.Writer, s summary) {
+	if s.FailedTotal == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "!!! %d REQUESTS FAILED: the numbers above are not valid !!!\n", s.FailedTotal)
+	for _, r := range s.Fetch {
+		if r.Errors > 0 {
+			fmt.Fprintf(w, "!!! %s at %d clients: %d failed; first: %s\n", r.Scenario, r.Clients, r.Errors, r.FirstErr)
+		}
+	}
+	if s.Insert != nil && s.Insert.Errors > 0 {
+		fmt.Fprintf(w, "!!! insert: %s\n", s.Insert.FirstErr)
+	}
+}
+
+func printJSON(w io.Writer, s summary) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// fmtDur prints microseconds below a millisecond and milliseconds above.
+func fmtDur(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
+	}
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/athena-gateway/athena/api"
+	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/registry"
+)
+
+// server is an engine served by net/http on a loopback port, as in
+// production: the HTTP scenarios go through real sockets, not httptest
+// recorders.
+type server struct {
+	srv  *http.Server
+	url  string
+	done chan struct{}
+}
+
+func serve(h http.Handler) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s := &server{srv: &http.Server{Handler: h}, url: "http://" + ln.Addr().String(), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(ln) // ends with ErrServerClosed on close
+	}()
+	return s, nil
+}
+
+// close stops the server and waits for its goroutine.
+func (s *server) close(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	<-s.done
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// openPool opens the pool used by the fixture, the direct scenario and the
+// floor, sized like Athena's so b) and c) compete on equal terms.
+func openPool(ctx context.Context, dbURL string, maxConns int32) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	pc.MaxConns = maxConns
+	pc.ConnConfig.RuntimeParams["application_name"] = "athena-bench"
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return pool, nil
+}
+
+// athenaEngine builds the full gateway the way app/ does, with a registry
+// holding the one client "bench". The caller closes the registry.
+func athenaEngine(dbURL string, maxConns int32, insertRows int, log *slog.Logger) (*gin.Engine, *registry.Registry) {
+	cfg := config.Default()
+	cfg.Postgres.MaxConns = maxConns
+	cfg.Gateway.MaxInsertRows = max(cfg.Gateway.MaxInsertRows, insertRows)
+	cfg.Clients = map[string]config.Client{benchClient: {URI: dbURL}}
+	reg := registry.New(cfg, log)
+
+	lim := gateway.DefaultLimits()
+	lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
+	lim.MaxLimit = cfg.Gateway.MaxLimit
+	engine := api.New(reg, api.Options{Version: "bench", BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim}, log)
+	return engine, reg
+}
