@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/postgres"
 )
 
 // errorBody is the spec §1.4 error envelope.
@@ -29,7 +30,9 @@ type errorData struct {
 // writeError is the one function that writes error responses. Internal
 // errors are logged here (with the request id) and never shown to clients.
 func writeError(c *gin.Context, log *slog.Logger, op string, err error) {
-	e := gateway.AsError(err)
+	// MapError passes domain errors through and turns pgx/PostgreSQL errors
+	// into codes; anything else becomes internal_error.
+	e := postgres.MapError(err)
 	if e.Code == gateway.CodeInternal && log != nil {
 		log.ErrorContext(c.Request.Context(), "request failed", "operation", op, "request_id", c.GetString(requestIDKey), "err", err)
 	}

@@ -43,7 +43,7 @@ func (s *Server) fetch(c *gin.Context) {
 		}
 	}
 	n := countRows(res.Rows)
-	w := newSuccess("Fetched " + strconv.FormatInt(n, 10) + " rows").
+	w := newSuccess("Fetched "+strconv.FormatInt(n, 10)+" rows").
 		raw("data", res.Rows).
 		str("cache_key", cacheKey(client, body))
 	if res.Count != nil {

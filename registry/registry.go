@@ -128,12 +128,15 @@ func (r *Registry) open(e *entry) (*postgres.DB, error) {
 	if e.cfg.StatementTimeout > 0 {
 		timeout = e.cfg.StatementTimeout
 	}
+	opts := postgres.Options{StatementTimeout: timeout, AcquireTimeout: d.AcquireTimeout}
+	// Set the statement timeout once per connection instead of per request.
+	postgres.ConfigurePool(pc, opts)
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
 		return nil, postgres.MapError(err)
 	}
 	r.log.Info("client pool created", "client", e.name, "max_conns", pc.MaxConns)
-	return postgres.New(pool, postgres.Options{StatementTimeout: timeout, AcquireTimeout: d.AcquireTimeout}), nil
+	return postgres.New(pool, opts), nil
 }
 
 // PoolStat is one client's pool state, for health and admin routes.

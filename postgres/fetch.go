@@ -1,0 +1,397 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/athena-gateway/athena/gateway"
+	"github.com/jackc/pgx/v5"
+)
+
+// estimatedExactBelow is where count=estimated switches from an exact count
+// to the planner's estimate. The exact part is a count over at most this
+// many rows (LIMIT), so it stays cheap on any table and still runs in the
+// same round trip as the rows: fewer rows than this → exact count; otherwise
+// the planner's estimate (never less than this bound, which we know holds).
+const estimatedExactBelow = 1000
+
+// fetchQuery is a built fetch: the rows statement and, per count mode, the
+// statements that produce the count. All run in one round trip.
+type fetchQuery struct {
+	rowsSQL  string
+	rowsArgs []any
+
+	countSQL  string // exact count, or the capped count for "estimated"
+	planSQL   string // EXPLAIN for "planned" and "estimated"
+	countArgs []any  // the WHERE arguments, shared by countSQL and planSQL
+}
+
+// Fetch reads rows from a table or view. PostgreSQL renders the rows as one
+// JSON array; counts run in the same round trip (see CountMode handling in
+// buildFetch).
+func (db *DB) Fetch(ctx context.Context, req gateway.FetchRequest) (gateway.FetchResult, error) {
+	var q *fetchQuery
+	err := db.withTable(ctx, req.Table, func(m *tableMeta) error {
+		var err error
+		q, err = buildFetch(ctx, db.catalog(), m, req)
+		return err
+	})
+	if err != nil {
+		return gateway.FetchResult{}, err
+	}
+
+	var (
+		rows, plan          []byte
+		count               int64
+		stmts               []stmt
+		needCount, needPlan = q.countSQL != "", q.planSQL != ""
+	)
+	if !req.Head {
+		stmts = append(stmts, stmt{q.rowsSQL, q.rowsArgs, func(r pgx.Row) error { return r.Scan(&rows) }})
+	}
+	if needCount {
+		stmts = append(stmts, stmt{q.countSQL, q.countArgs, func(r pgx.Row) error { return r.Scan(&count) }})
+	}
+	if needPlan {
+		stmts = append(stmts, stmt{q.planSQL, q.countArgs, func(r pgx.Row) error { return r.Scan(&plan) }})
+	}
+	res := gateway.FetchResult{Rows: json.RawMessage("[]")}
+	if len(stmts) == 0 {
+		return res, nil // head without count: nothing to read
+	}
+	if err := db.exec(ctx, stmts...); err != nil {
+		return gateway.FetchResult{}, fmt.Errorf("fetch rows: %w", err)
+	}
+	if rows != nil {
+		res.Rows = rows
+	}
+	switch req.Count {
+	case gateway.CountExact:
+		res.Count = &count
+	case gateway.CountPlanned, gateway.CountEstimated:
+		est, err := planRows(plan)
+		if err != nil {
+			return gateway.FetchResult{}, err
+		}
+		if req.Count == gateway.CountEstimated {
+			if count < estimatedExactBelow {
+				est = count
+			} else {
+				est = max(est, estimatedExactBelow)
+			}
+		}
+		res.Count = &est
+	}
+	return res, nil
+}
+
+// planRows extracts the top plan node's row estimate from EXPLAIN (FORMAT JSON).
+func planRows(raw []byte) (int64, error) {
+	var plans []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal(raw, &plans); err != nil || len(plans) == 0 {
+		return 0, fmt.Errorf("read query plan: %w", err)
+	}
+	return int64(math.Round(plans[0].Plan.Rows)), nil
+}
+
+// buildFetch builds the statements for req against table m. It does no I/O
+// except resolving embedded tables through cat (cached in production).
+func buildFetch(ctx context.Context, cat catalog, m *tableMeta, req gateway.FetchRequest) (*fetchQuery, error) {
+	root := scope{alias: "t0", meta: m, code: gateway.CodeInvalidFetchPayload}
+	sel := &selectBuilder{ctx: ctx, cat: cat}
+	cols, err := sel.list(root, req.Selection, 0)
+	if err != nil {
+		return nil, err
+	}
+
+	// FROM + WHERE first: its placeholders are $1..$k, shared verbatim by
+	// the count statements, which take exactly those k arguments.
+	var from sqlBuf
+	from.WriteString(" FROM ")
+	from.WriteString(m.ident())
+	from.WriteString(" t0")
+	cond := root
+	cond.code = gateway.CodeInvalidFetchCondition
+	if err := from.where(cond, req.Conditions); err != nil {
+		return nil, err
+	}
+	whereArgs := from.args
+	fromWhere := from.String()
+
+	q := &fetchQuery{countArgs: whereArgs}
+	switch req.Count {
+	case gateway.CountNone:
+	case gateway.CountExact:
+		q.countSQL = "SELECT count(*)" + fromWhere
+	case gateway.CountPlanned:
+		q.planSQL = "EXPLAIN (FORMAT JSON) SELECT 1" + fromWhere
+	case gateway.CountEstimated:
+		q.countSQL = "SELECT count(*) FROM (SELECT 1" + fromWhere + " LIMIT " + strconv.Itoa(estimatedExactBelow) + ") c"
+		q.planSQL = "EXPLAIN (FORMAT JSON) SELECT 1" + fromWhere
+	default:
+		return nil, gateway.Errorf(gateway.CodeInvalidFetchPayload, "unknown count mode %q", req.Count)
+	}
+
+	b := &from // continue after WHERE so placeholders keep counting
+	if err := b.orderBy(root, req.Sort); err != nil {
+		return nil, err
+	}
+	if err := b.limitOffset(req.Limit, req.Offset, gateway.CodeInvalidFetchPayload); err != nil {
+		return nil, err
+	}
+	agg := "_r.*"
+	if req.StripNulls {
+		agg = "json_strip_nulls(row_to_json(_r.*))"
+	}
+	q.rowsSQL = "SELECT coalesce(json_agg(" + agg + "), '[]') FROM (SELECT " + cols + b.String() + ") _r"
+	q.rowsArgs = b.args
+	return q, nil
+}
+
+// orderBy writes " ORDER BY ..." for sorts on scope s.
+func (b *sqlBuf) orderBy(s scope, sorts []gateway.Sort) error {
+	for i, so := range sorts {
+		if _, err := s.column(so.Column); err != nil {
+			return err
+		}
+		if i == 0 {
+			b.WriteString(" ORDER BY ")
+		} else {
+			b.WriteString(", ")
+		}
+		b.writeColumn(s, so.Column)
+		if so.Descending {
+			b.WriteString(" DESC")
+		} else {
+			b.WriteString(" ASC")
+		}
+		if so.NullsFirst != nil {
+			if *so.NullsFirst {
+				b.WriteString(" NULLS FIRST")
+			} else {
+				b.WriteString(" NULLS LAST")
+			}
+		}
+	}
+	return nil
+}
+
+// limitOffset binds LIMIT and OFFSET as parameters, so every page of one
+// query shape shares one prepared statement.
+func (b *sqlBuf) limitOffset(limit, offset *int64, code gateway.Code) error {
+	if limit != nil {
+		if *limit < 0 {
+			return gateway.Errorf(code, "limit must not be negative")
+		}
+		b.WriteString(" LIMIT ")
+		b.bind(*limit)
+	}
+	if offset != nil {
+		if *offset < 0 {
+			return gateway.Errorf(code, "offset must not be negative")
+		}
+		b.WriteString(" OFFSET ")
+		b.bind(*offset)
+	}
+	return nil
+}
+
+// maxEmbedDepth bounds nested embeds.
+const maxEmbedDepth = 8
+
+// selectBuilder renders select lists, resolving embeds through cat and
+// handing out a fresh table alias (t1, t2, …) to every embedded relation.
+type selectBuilder struct {
+	ctx    context.Context
+	cat    catalog
+	aliasN int
+}
+
+// list renders the select list of sel over scope s. Embeds bind no
+// parameters (they only join on columns), so the list is plain text.
+func (sb *selectBuilder) list(s scope, sel gateway.Selection, depth int) (string, error) {
+	var b strings.Builder
+	if sel.Star || len(sel.Items) == 0 {
+		b.WriteString(s.alias)
+		b.WriteString(".*")
+	}
+	for _, it := range sel.Items {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		if it.Embed != nil {
+			if err := sb.embed(&b, s, it.Embed, depth); err != nil {
+				return "", err
+			}
+			continue
+		}
+		if it.Column == "*" {
+			b.WriteString(s.alias)
+			b.WriteString(".*")
+			continue
+		}
+		if _, err := s.column(it.Column); err != nil {
+			return "", err
+		}
+		b.WriteString(s.alias)
+		b.WriteByte('.')
+		b.WriteString(pgx.Identifier{it.Column}.Sanitize())
+		if it.Alias != "" && it.Alias != it.Column {
+			if !gateway.ValidIdentifier(it.Alias) {
+				return "", gateway.Errorf(gateway.CodeInvalidFetchPayload, "invalid alias %q", it.Alias)
+			}
+			b.WriteString(" AS ")
+			b.WriteString(pgx.Identifier{it.Alias}.Sanitize())
+		}
+	}
+	return b.String(), nil
+}
+
+// embed renders one embedded relation as a correlated scalar subquery:
+// to-one gives an object or null, to-many an array (possibly empty).
+func (sb *selectBuilder) embed(b *strings.Builder, parent scope, e *gateway.Embed, depth int) error {
+	if depth >= maxEmbedDepth {
+		return gateway.Errorf(gateway.CodeInvalidFetchPayload, "embeds nested deeper than %d levels", maxEmbedDepth)
+	}
+	if parent.meta == nil {
+		return gateway.Errorf(gateway.CodeInvalidFetchPayload, "embedding %q needs a table", e.Target)
+	}
+	if !gateway.ValidIdentifier(e.Name()) {
+		return gateway.Errorf(gateway.CodeInvalidFetchPayload, "invalid embed name %q", e.Name())
+	}
+	rel, err := resolveEmbed(parent.meta, e)
+	if err != nil {
+		return err
+	}
+	targetRef := gateway.TableRef{Schema: rel.fk.Schema, Name: rel.fk.Table}
+	if rel.toOne {
+		targetRef = gateway.TableRef{Schema: rel.fk.RefSchema, Name: rel.fk.RefTable}
+	}
+	target, err := sb.cat.table(sb.ctx, targetRef)
+	if err != nil {
+		return err
+	}
+	sb.aliasN++
+	child := scope{alias: "t" + strconv.Itoa(sb.aliasN), meta: target, code: gateway.CodeInvalidFetchPayload}
+	cols, err := sb.list(child, e.Selection, depth+1)
+	if err != nil {
+		return err
+	}
+	if rel.toOne {
+		b.WriteString("(SELECT row_to_json(_e.*) FROM (SELECT ")
+	} else {
+		b.WriteString("(SELECT coalesce(json_agg(_e.*), '[]') FROM (SELECT ")
+	}
+	b.WriteString(cols)
+	b.WriteString(" FROM ")
+	b.WriteString(target.ident())
+	b.WriteByte(' ')
+	b.WriteString(child.alias)
+	b.WriteString(" WHERE ")
+	for i := range rel.fk.Columns {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		// to-one: child holds the referenced columns; to-many: the referencing ones.
+		childCol, parentCol := rel.fk.RefColumns[i], rel.fk.Columns[i]
+		if !rel.toOne {
+			childCol, parentCol = rel.fk.Columns[i], rel.fk.RefColumns[i]
+		}
+		b.WriteString(child.alias)
+		b.WriteByte('.')
+		b.WriteString(pgx.Identifier{childCol}.Sanitize())
+		b.WriteString(" = ")
+		b.WriteString(parent.alias)
+		b.WriteByte('.')
+		b.WriteString(pgx.Identifier{parentCol}.Sanitize())
+	}
+	b.WriteString(") _e) AS ")
+	b.WriteString(pgx.Identifier{e.Name()}.Sanitize())
+	return nil
+}
+
+// relation is a resolved embed: the foreign key and its direction.
+type relation struct {
+	fk    foreignKey
+	toOne bool // fk goes from the parent to the target
+}
+
+// resolveEmbed finds the one foreign key an embed refers to:
+//   - Target is a column of the parent that is (part of) a foreign key →
+//     to-one through that key;
+//   - otherwise keys from the parent to a table named Target (to-one) and
+//     from a table named Target to the parent (to-many).
+//
+// Hint (a constraint name or a referencing column) picks among several.
+func resolveEmbed(m *tableMeta, e *gateway.Embed) (relation, error) {
+	if !gateway.ValidIdentifier(e.Target) {
+		return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload, "invalid embed target %q", e.Target)
+	}
+	if e.Hint != "" && !gateway.ValidIdentifier(e.Hint) {
+		return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload, "invalid embed hint %q", e.Hint)
+	}
+	matchHint := func(fk foreignKey) bool {
+		if e.Hint == "" {
+			return true
+		}
+		return fk.Name == e.Hint || contains(fk.Columns, e.Hint)
+	}
+	var cands []relation
+	if _, isCol := m.column(e.Target); isCol {
+		for _, fk := range m.outgoing {
+			if contains(fk.Columns, e.Target) && matchHint(fk) {
+				cands = append(cands, relation{fk: fk, toOne: true})
+			}
+		}
+		if len(cands) == 0 {
+			return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload,
+				"column %q of %q is not a foreign key, so it cannot be embedded", e.Target, m.Name)
+		}
+	} else {
+		for _, fk := range m.outgoing {
+			if fk.RefTable == e.Target && matchHint(fk) {
+				cands = append(cands, relation{fk: fk, toOne: true})
+			}
+		}
+		for _, fk := range m.incoming {
+			if fk.Table == e.Target && matchHint(fk) {
+				cands = append(cands, relation{fk: fk, toOne: false})
+			}
+		}
+	}
+	switch len(cands) {
+	case 0:
+		return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload,
+			"could not find a relationship between %q and %q", m.Name, e.Target)
+	case 1:
+		return cands[0], nil
+	}
+	names := make([]string, len(cands))
+	for i, c := range cands {
+		dir := "to-one"
+		if !c.toOne {
+			dir = "to-many"
+		}
+		names[i] = fmt.Sprintf("%s (%s, %s.%s)", c.fk.Name, dir, c.fk.Table, strings.Join(c.fk.Columns, ","))
+	}
+	return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload,
+		"more than one relationship between %q and %q: %s; pick one with a hint such as %s!%s",
+		m.Name, e.Target, strings.Join(names, "; "), e.Target, cands[0].fk.Name)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

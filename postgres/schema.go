@@ -1,0 +1,251 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/athena-gateway/athena/gateway"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/singleflight"
+)
+
+// tableMeta is what the builder needs to know about one relation. Names are
+// as stored in pg_catalog, so they can be quoted and sent as they are.
+type tableMeta struct {
+	Schema     string       `json:"schema"`
+	Name       string       `json:"name"`
+	Kind       string       `json:"kind"` // pg_class.relkind
+	Columns    []columnMeta `json:"columns"`
+	PrimaryKey []string     `json:"pk"`
+	ForeignKey []foreignKey `json:"fks"` // both directions; split by Outgoing/Incoming
+
+	byName   map[string]*columnMeta
+	outgoing []foreignKey // this table references another (to-one)
+	incoming []foreignKey // another table references this one (to-many)
+	loadedAt time.Time
+}
+
+// columnMeta describes one column. Type is format_type() output: valid SQL
+// type syntax produced by PostgreSQL itself, never by a request.
+type columnMeta struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	IsArray    bool   `json:"array"`
+	ElemType   string `json:"elem"`
+	NotNull    bool   `json:"not_null"`
+	HasDefault bool   `json:"has_default"`
+}
+
+// foreignKey is one FOREIGN KEY constraint: Schema.Table(Columns) references
+// RefSchema.RefTable(RefColumns), columns in constraint order.
+type foreignKey struct {
+	Name       string   `json:"name"`
+	Schema     string   `json:"schema"`
+	Table      string   `json:"table"`
+	Columns    []string `json:"columns"`
+	RefSchema  string   `json:"ref_schema"`
+	RefTable   string   `json:"ref_table"`
+	RefColumns []string `json:"ref_columns"`
+}
+
+// column returns the named column's metadata.
+func (t *tableMeta) column(name string) (*columnMeta, bool) {
+	c, ok := t.byName[name]
+	return c, ok
+}
+
+// ident is the relation's fully qualified, quoted name. Using the resolved
+// schema keeps statements independent of the connection's search_path.
+func (t *tableMeta) ident() string {
+	return pgx.Identifier{t.Schema, t.Name}.Sanitize()
+}
+
+func (t *tableMeta) ref() gateway.TableRef {
+	return gateway.TableRef{Schema: t.Schema, Name: t.Name}
+}
+
+// index fills the derived lookups after decoding.
+func (t *tableMeta) index() {
+	t.byName = make(map[string]*columnMeta, len(t.Columns))
+	for i := range t.Columns {
+		t.byName[t.Columns[i].Name] = &t.Columns[i]
+	}
+	t.outgoing, t.incoming = nil, nil
+	for _, fk := range t.ForeignKey {
+		if fk.Schema == t.Schema && fk.Table == t.Name {
+			t.outgoing = append(t.outgoing, fk)
+		}
+		if fk.RefSchema == t.Schema && fk.RefTable == t.Name {
+			t.incoming = append(t.incoming, fk)
+		}
+	}
+}
+
+// catalog resolves table metadata. The DB's cache implements it; builder
+// tests use a static map.
+type catalog interface {
+	table(ctx context.Context, ref gateway.TableRef) (*tableMeta, error)
+}
+
+// errNoRelation is returned by a loader when the relation does not exist.
+var errNoRelation = errors.New("relation does not exist")
+
+// tableQuery loads everything about one relation in one statement. $1 is the
+// quoted (optionally schema-qualified) name, resolved by to_regclass exactly
+// as PostgreSQL resolves it in a query, search_path included; unknown names
+// give no row instead of an error.
+const tableQuery = `
+SELECT json_build_object(
+  'schema', n.nspname,
+  'name', c.relname,
+  'kind', c.relkind,
+  'columns', (
+    SELECT coalesce(json_agg(json_build_object(
+      'name', a.attname,
+      'type', format_type(a.atttypid, a.atttypmod),
+      'array', t.typcategory = 'A',
+      'elem', CASE WHEN t.typcategory = 'A' THEN format_type(t.typelem, NULL) END,
+      'not_null', a.attnotnull,
+      'has_default', a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
+    ) ORDER BY a.attnum), '[]')
+    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+  'pk', (
+    SELECT coalesce(json_agg(a.attname ORDER BY k.ord), '[]')
+    FROM pg_constraint p
+    CROSS JOIN LATERAL unnest(p.conkey) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_attribute a ON a.attrelid = p.conrelid AND a.attnum = k.attnum
+    WHERE p.conrelid = c.oid AND p.contype = 'p'),
+  'fks', (
+    SELECT coalesce(json_agg(json_build_object(
+      'name', f.conname,
+      'schema', fn.nspname, 'table', fc.relname,
+      'columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                  FROM unnest(f.conkey) WITH ORDINALITY AS k(attnum, ord)
+                  JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum),
+      'ref_schema', rn.nspname, 'ref_table', rc.relname,
+      'ref_columns', (SELECT json_agg(a.attname ORDER BY k.ord)
+                      FROM unnest(f.confkey) WITH ORDINALITY AS k(attnum, ord)
+                      JOIN pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = k.attnum)
+    ) ORDER BY f.conname), '[]')
+    FROM pg_constraint f
+    JOIN pg_class fc ON fc.oid = f.conrelid JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+    JOIN pg_class rc ON rc.oid = f.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+    WHERE f.contype = 'f' AND (f.conrelid = c.oid OR f.confrelid = c.oid))
+)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = to_regclass($1)`
+
+// schemaCache holds tableMeta per requested TableRef with a TTL. Reads take
+// a read lock only; loads of the same table are collapsed by single-flight.
+type schemaCache struct {
+	ttl  time.Duration
+	load func(ctx context.Context, ref gateway.TableRef) (*tableMeta, error)
+
+	mu     sync.RWMutex
+	tables map[gateway.TableRef]*tableMeta
+	group  singleflight.Group
+	now    func() time.Time
+}
+
+func newSchemaCache(ttl time.Duration, load func(context.Context, gateway.TableRef) (*tableMeta, error)) *schemaCache {
+	return &schemaCache{ttl: ttl, load: load, tables: map[gateway.TableRef]*tableMeta{}, now: time.Now}
+}
+
+// metaLoadTimeout bounds a shared catalog load: it runs detached from the
+// first caller's context so one impatient caller cannot fail the others.
+const metaLoadTimeout = 10 * time.Second
+
+// table returns cached metadata or loads it.
+func (c *schemaCache) table(ctx context.Context, ref gateway.TableRef) (*tableMeta, error) {
+	c.mu.RLock()
+	m, ok := c.tables[ref]
+	c.mu.RUnlock()
+	if ok && c.now().Sub(m.loadedAt) < c.ttl {
+		return m, nil
+	}
+	return c.reload(ctx, ref)
+}
+
+// reload loads ref from the catalog, sharing the load with concurrent callers.
+func (c *schemaCache) reload(ctx context.Context, ref gateway.TableRef) (*tableMeta, error) {
+	key := ref.Schema + "\x00" + ref.Name
+	ch := c.group.DoChan(key, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), metaLoadTimeout)
+		defer cancel()
+		m, err := c.load(lctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		m.index()
+		m.loadedAt = c.now()
+		c.mu.Lock()
+		c.tables[ref] = m
+		c.mu.Unlock()
+		return m, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			if errors.Is(res.Err, errNoRelation) {
+				return nil, unknownTableError(ref)
+			}
+			return nil, res.Err
+		}
+		return res.Val.(*tableMeta), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// refreshIfOlder reloads ref when the cached copy is older than age; it is
+// used before answering "unknown column" so a freshly added column is seen
+// without waiting for the TTL.
+func (c *schemaCache) refreshIfOlder(ctx context.Context, ref gateway.TableRef, age time.Duration) (*tableMeta, bool, error) {
+	c.mu.RLock()
+	m, ok := c.tables[ref]
+	c.mu.RUnlock()
+	if ok && c.now().Sub(m.loadedAt) < age {
+		return m, false, nil
+	}
+	m, err := c.reload(ctx, ref)
+	return m, err == nil, err
+}
+
+// invalidate drops every cached table; called after the server reported an
+// unknown relation or column, which means some cached shape is stale.
+func (c *schemaCache) invalidate() {
+	c.mu.Lock()
+	clear(c.tables)
+	c.mu.Unlock()
+}
+
+// loadTable runs tableQuery for ref.
+func (db *DB) loadTable(ctx context.Context, ref gateway.TableRef) (*tableMeta, error) {
+	name := pgx.Identifier{ref.Name}.Sanitize()
+	if ref.Schema != "" {
+		name = pgx.Identifier{ref.Schema, ref.Name}.Sanitize()
+	}
+	conn, err := db.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	var raw []byte
+	err = conn.QueryRow(ctx, tableQuery, name).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errNoRelation
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load table metadata: %w", err)
+	}
+	var m tableMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("decode table metadata: %w", err)
+	}
+	return &m, nil
+}
