@@ -28,14 +28,13 @@ func decodePayload(body []byte, code Code) (payload, error) {
 	if trimmed[0] != '{' {
 		return payload{}, Errorf(CodeInvalidJSON, "request body must be a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	var fields map[string]json.RawMessage
-	if err := dec.Decode(&fields); err != nil {
-		return payload{}, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
+	fields := make(map[string]json.RawMessage, 8)
+	dec := newReader(trimmed)
+	if err := readMembers(dec, trimmed, func(k string, v json.RawMessage) { fields[k] = v }); err != nil {
+		return payload{}, err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return payload{}, Errorf(CodeInvalidJSON, "malformed JSON: unexpected data after the top-level object")
+	if err := expectEnd(dec, "top-level object"); err != nil {
+		return payload{}, err
 	}
 	return payload{fields: fields, code: code}, nil
 }
@@ -54,14 +53,16 @@ func jsonErrText(err error) string {
 
 // decodeJSON decodes raw into plain Go values, keeping numbers exact.
 func decodeJSON(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
+	if v, ok := scalar(raw); ok {
+		return v, nil
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, Errorf(CodeInvalidJSON, "malformed JSON: unexpected data after the value")
+	dec := newReader(raw)
+	v, err := readAny(dec)
+	if err != nil {
+		return nil, err
+	}
+	if err := expectEnd(dec, "value"); err != nil {
+		return nil, err
 	}
 	return v, nil
 }
@@ -299,22 +300,11 @@ func orderedObject(raw json.RawMessage) (members []member, ok bool, err error) {
 	if len(t) == 0 || t[0] != '{' {
 		return nil, false, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(t))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil { // '{'
-		return nil, true, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, true, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
-		}
-		key, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, true, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
-		}
-		members = append(members, member{Key: key, Value: v})
+	err = readMembers(newReader(t), t, func(k string, v json.RawMessage) {
+		members = append(members, member{Key: k, Value: v})
+	})
+	if err != nil {
+		return nil, true, err
 	}
 	return members, true, nil
 }
@@ -326,8 +316,20 @@ func rawArray(raw json.RawMessage) (elems []json.RawMessage, ok bool, err error)
 	if len(t) == 0 || t[0] != '[' {
 		return nil, false, nil
 	}
-	if err := json.Unmarshal(t, &elems); err != nil {
-		return nil, true, Errorf(CodeInvalidJSON, "malformed JSON: %s", jsonErrText(err))
+	dec := newReader(t)
+	if _, err := dec.ReadToken(); err != nil { // '['
+		return nil, true, malformed(err)
+	}
+	for dec.PeekKind() != ']' {
+		val, err := dec.ReadValue()
+		if err != nil {
+			return nil, true, malformed(err)
+		}
+		end := int(dec.InputOffset())
+		elems = append(elems, t[end-len(val):end:end])
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, true, malformed(err)
 	}
 	return elems, true, nil
 }
