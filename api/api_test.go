@@ -51,7 +51,7 @@ CREATE FUNCTION add_numbers(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS 
 `
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	engine *gin.Engine
 	reg    *registry.Registry
 	schema string
@@ -60,7 +60,7 @@ type harness struct {
 // newHarness makes a fresh schema with the fixture tables and an engine
 // whose client "test" has that schema on its search_path, plus a client
 // "dead" whose database does not exist on the network.
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	gin.SetMode(gin.TestMode)
 	ctx := context.Background()

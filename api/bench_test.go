@@ -16,8 +16,7 @@ import (
 // BenchmarkFloorByPK: a minimal gin + pgx handler for the same row. Their
 // ratio is the gateway's own overhead; compare them from one run.
 func BenchmarkFetchByPK(b *testing.B) {
-	h := newHarness(&testing.T{})
-	b.Cleanup(h.reg.Close)
+	h := newHarness(b)
 	body := `{"table_name":"users","columns":"id,email,name,age,created_at","conditions":[{"eq_column":"id","eq_value":2}],"limit":1}`
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -35,8 +34,7 @@ func BenchmarkFetchByPK(b *testing.B) {
 }
 
 func BenchmarkFloorByPK(b *testing.B) {
-	h := newHarness(&testing.T{})
-	b.Cleanup(h.reg.Close)
+	h := newHarness(b)
 	pool, err := pgxpool.New(context.Background(), testDatabaseURL()+"&search_path="+h.schema)
 	if err != nil {
 		b.Fatal(err)

@@ -130,9 +130,19 @@ func (w successWriter) send(c *gin.Context, status int) {
 	bufPool.Put(w.buf)
 }
 
+// writeString writes s as a JSON string. Envelope keys and messages are
+// plain ASCII, so they skip the encoder.
 func writeString(buf *bytes.Buffer, s string) {
-	b, _ := json.Marshal(s) // strings always marshal
-	buf.Write(b)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // strings always marshal
+			buf.Write(b)
+			return
+		}
+	}
+	buf.WriteByte('"')
+	buf.WriteString(s)
+	buf.WriteByte('"')
 }
 
 // countRows counts the elements of a JSON array without decoding it.
