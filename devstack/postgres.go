@@ -232,6 +232,11 @@ func (p *LocalPostgres) Stop(ctx context.Context) error {
 // prepareDirs creates the cluster root and socket directory and, when running
 // as root, hands them to the postgres user and checks that it can reach them.
 func (p *LocalPostgres) prepareDirs(ctx context.Context) error {
+	// Parents we create (e.g. .athena/) must stay searchable by the postgres
+	// user the server runs as; only the cluster root itself is private.
+	if err := os.MkdirAll(filepath.Dir(p.root), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(p.root), err)
+	}
 	if err := os.MkdirAll(p.root, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", p.root, err)
 	}
