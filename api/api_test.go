@@ -6,11 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +73,8 @@ func newHarness(t testing.TB) *harness {
 	defer conn.Close(ctx)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	schema := "api_test_" + hex.EncodeToString(b[:])
+	schema := fmt.Sprintf("api_test_%d_%s", time.Now().Unix(), hex.EncodeToString(b[:]))
+	dropStaleSchemas(ctx, conn)
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema+"; SET search_path TO "+schema+"; "+fixtureSQL); err != nil {
 		t.Fatalf("create fixture: %v", err)
 	}
@@ -102,6 +105,28 @@ func newHarness(t testing.TB) *harness {
 	lim.MaxInsertRows = 2000
 	engine := New(reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: lim}, log)
 	return &harness{t: t, engine: engine, reg: reg, schema: schema}
+}
+
+// dropStaleSchemas removes fixture schemas more than an hour old: fuzz
+// workers are killed without running cleanups, and their schemas would
+// otherwise pile up.
+func dropStaleSchemas(ctx context.Context, conn *pgx.Conn) {
+	rows, err := conn.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'api\_test\_%'`)
+	if err != nil {
+		return
+	}
+	names, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	cutoff := time.Now().Add(-time.Hour).Unix()
+	for _, n := range names {
+		parts := strings.SplitN(n, "_", 4) // api, test, unix, rand
+		if len(parts) != 4 {
+			_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{n}.Sanitize()+" CASCADE")
+			continue
+		}
+		if ts, err := strconv.ParseInt(parts[2], 10, 64); err == nil && ts < cutoff {
+			_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{n}.Sanitize()+" CASCADE")
+		}
+	}
 }
 
 type response struct {
