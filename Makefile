@@ -15,7 +15,8 @@ FUZZ_TARGETS := \
 	gateway:FuzzParseSelection \
 	gateway:FuzzParseConditions \
 	gateway:FuzzDecodeFetch \
-	postgres:FuzzBuildWhere
+	postgres:FuzzBuildWhere \
+	api:FuzzGatewayRoutes
 
 .DEFAULT_GOAL := build
 .PHONY: build run services test bench fuzz lint tidy clean
