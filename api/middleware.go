@@ -24,7 +24,31 @@ func (s *Server) requestID(c *gin.Context) {
 	}
 	c.Set(requestIDKey, id)
 	c.Header("X-Request-Id", id)
+	info := &gateway.RequestInfo{
+		RequestID:      id,
+		UserID:         headerValue(c, "X-User-Id"),
+		OrganizationID: headerValue(c, "X-Organization-Id"),
+		CompanyID:      headerValue(c, "X-Company-Id"),
+		SDK:            headerValue(c, "X-Athena-Sdk"),
+		BackendType:    headerValue(c, "X-Backend-Type"),
+	}
+	c.Request = c.Request.WithContext(gateway.WithRequestInfo(c.Request.Context(), info))
 	c.Next()
+}
+
+// headerValue returns a header bounded to 256 visible ASCII characters (the
+// value goes into logs and audit rows); anything else is dropped.
+func headerValue(c *gin.Context, name string) string {
+	v := c.GetHeader(name)
+	if len(v) > 256 {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return ""
+		}
+	}
+	return v
 }
 
 // validRequestID accepts up to 128 visible ASCII characters, so a header
