@@ -25,6 +25,9 @@ type Config struct {
 	API      API      `yaml:"api"`
 	Postgres Postgres `yaml:"postgres"`
 	Gateway  Gateway  `yaml:"gateway"`
+	Temporal Temporal `yaml:"temporal"`
+	// ControlPlane is the gateway's own database and the live registry (controlplane.go).
+	ControlPlane ControlPlane `yaml:"control_plane"`
 	// Clients maps a client name (the X-Athena-Client value) to its database.
 	Clients map[string]Client `yaml:"postgres_clients"`
 
@@ -59,6 +62,24 @@ type Postgres struct {
 type Gateway struct {
 	MaxInsertRows int   `yaml:"max_insert_rows"`
 	MaxLimit      int64 `yaml:"max_limit"`
+}
+
+// Temporal says where the Temporal server is (the worker and, for deferred
+// work, the gateway connect to it). TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_API_KEY, TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY and TEMPORAL_TLS_CA
+// (the Temporal CLI's names) override the file; ATHENA_TEMPORAL_<KEY>
+// overrides those.
+type Temporal struct {
+	// Address is the frontend's host:port.
+	Address   string `yaml:"address"`
+	Namespace string `yaml:"namespace"`
+	// TLSCertFile and TLSKeyFile are a client certificate (mTLS); TLSCAFile
+	// verifies the server. Setting any of them turns TLS on.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	TLSCAFile   string `yaml:"tls_ca_file"`
+	// APIKey authenticates to hosted Temporal; it turns TLS on as well.
+	APIKey string `yaml:"api_key"`
 }
 
 // Client is one backend database. In YAML it is either a bare URI string or
@@ -100,8 +121,10 @@ func Default() Config {
 			MaxConnIdleTime:  5 * time.Minute,
 			MaxConnLifetime:  time.Hour,
 		},
-		Gateway: Gateway{MaxInsertRows: 10000},
-		Clients: map[string]Client{},
+		Gateway:      Gateway{MaxInsertRows: 10000},
+		Temporal:     Temporal{Address: "127.0.0.1:7233", Namespace: "default"},
+		ControlPlane: DefaultControlPlane(),
+		Clients:      map[string]Client{},
 	}
 }
 
@@ -149,6 +172,7 @@ func Load(flagPath string, getenv func(string) string) (Config, error) {
 		cfg.Path = p
 		break
 	}
+	applyTemporalEnv(&cfg.Temporal, getenv)
 	if err := applyEnv(&cfg, getenv, os.Environ()); err != nil {
 		return Config{}, err
 	}
@@ -171,6 +195,23 @@ func Parse(data []byte, cfg *Config) error {
 		cfg.Clients = map[string]Client{}
 	}
 	return nil
+}
+
+// applyTemporalEnv applies the environment variables the Temporal CLI and
+// SDK samples use, so one set of variables configures both.
+func applyTemporalEnv(t *Temporal, getenv func(string) string) {
+	for env, field := range map[string]*string{
+		"TEMPORAL_ADDRESS":   &t.Address,
+		"TEMPORAL_NAMESPACE": &t.Namespace,
+		"TEMPORAL_API_KEY":   &t.APIKey,
+		"TEMPORAL_TLS_CERT":  &t.TLSCertFile,
+		"TEMPORAL_TLS_KEY":   &t.TLSKeyFile,
+		"TEMPORAL_TLS_CA":    &t.TLSCAFile,
+	} {
+		if v := getenv(env); v != "" {
+			*field = v
+		}
+	}
 }
 
 var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
@@ -212,6 +253,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Gateway.MaxInsertRows <= 0 {
 		errs = append(errs, "gateway.max_insert_rows must be positive")
+	}
+	if strings.TrimSpace(c.Temporal.Address) == "" {
+		errs = append(errs, "temporal.address must not be empty")
+	}
+	if strings.TrimSpace(c.Temporal.Namespace) == "" {
+		errs = append(errs, "temporal.namespace must not be empty")
+	}
+	if (c.Temporal.TLSCertFile == "") != (c.Temporal.TLSKeyFile == "") {
+		errs = append(errs, "temporal.tls_cert_file and temporal.tls_key_file go together")
 	}
 	names := make([]string, 0, len(c.Clients))
 	for n := range c.Clients {

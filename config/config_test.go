@@ -105,3 +105,54 @@ func TestCandidatesOrder(t *testing.T) {
 		t.Errorf("got %v, want only ATHENA_CONFIG_PATH", got)
 	}
 }
+
+func TestTemporalSection(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.yaml")
+	data := "temporal:\n  address: temporal.internal:7233\n  namespace: prod\n  tls_ca_file: /etc/ca.pem\n"
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want Temporal
+	}{
+		{"file", nil, Temporal{Address: "temporal.internal:7233", Namespace: "prod", TLSCAFile: "/etc/ca.pem"}},
+		{
+			"TEMPORAL_ env",
+			map[string]string{"TEMPORAL_ADDRESS": "x.tmprl.cloud:7233", "TEMPORAL_NAMESPACE": "ns.acct", "TEMPORAL_API_KEY": "k"},
+			Temporal{Address: "x.tmprl.cloud:7233", Namespace: "ns.acct", TLSCAFile: "/etc/ca.pem", APIKey: "k"},
+		},
+		{
+			"ATHENA_TEMPORAL_ wins over TEMPORAL_",
+			map[string]string{"TEMPORAL_NAMESPACE": "a", "ATHENA_TEMPORAL_NAMESPACE": "b"},
+			Temporal{Address: "temporal.internal:7233", Namespace: "b", TLSCAFile: "/etc/ca.pem"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(p, env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Temporal != tt.want {
+				t.Errorf("got %+v, want %+v", cfg.Temporal, tt.want)
+			}
+		})
+	}
+}
+
+func TestTemporalDefaultsAndValidation(t *testing.T) {
+	d := Default().Temporal
+	if d.Address != "127.0.0.1:7233" || d.Namespace != "default" {
+		t.Errorf("got %+v, want 127.0.0.1:7233 / default", d)
+	}
+	cfg := Default()
+	cfg.Temporal.TLSCertFile = "cert.pem"
+	cfg.Temporal.Namespace = ""
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "tls_key_file") || !strings.Contains(err.Error(), "temporal.namespace") {
+		t.Errorf("got %v, want errors about tls_key_file and temporal.namespace", err)
+	}
+}

@@ -24,10 +24,12 @@ const devDemoDatabase = "athena_demo"
 func dev(args []string, stderr io.Writer) int {
 	var dir string
 	var pgPort, port int
+	var tf temporalFlags
 	cfg, log, code := parse("dev", args, stderr, "text", func(fs *flag.FlagSet) {
-		fs.StringVar(&dir, "dir", ".athena", "directory for local state (PostgreSQL cluster)")
+		fs.StringVar(&dir, "dir", ".athena", "directory for local state (PostgreSQL cluster, Temporal database with -persist)")
 		fs.IntVar(&pgPort, "pg-port", 55432, "port of the project-local PostgreSQL")
 		fs.IntVar(&port, "port", 0, "gateway port (default: api.port from config, 4052)")
+		tf.register(fs)
 	})
 	if code >= 0 {
 		return code
@@ -53,12 +55,19 @@ func dev(args []string, stderr io.Writer) int {
 			}
 		}()
 	}
+	lt, err := startLocalTemporal(dir, tf, &cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "athena dev: %v\n", err)
+		return 1
+	}
+	defer stopLocalTemporal(lt, log) // after the app: the worker stops first
 	fmt.Fprintf(stderr, "\n  Athena dev stack\n  gateway   http://127.0.0.1:%d   (try: curl http://127.0.0.1:%d/health)\n", cfg.API.Port, cfg.API.Port)
 	for _, name := range sortedClients(cfg) {
 		fmt.Fprintf(stderr, "  client    %s\n", name)
 	}
+	printTemporalBanner(stderr, lt)
 	fmt.Fprintln(stderr)
-	return runApp(app.Serve(app.Params{Config: cfg, Version: version, Logger: log}), log, stderr)
+	return runApp(app.Dev(app.Params{Config: cfg, Version: version, Logger: log}), log, stderr)
 }
 
 func startLocalPostgres(ctx context.Context, dir string, pgPort int, cfg *config.Config, log *slog.Logger) (*devstack.LocalPostgres, error) {

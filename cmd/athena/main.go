@@ -1,8 +1,10 @@
 // Command athena is the Athena gateway. Subcommands pick the process role:
 //
 //	athena serve    HTTP gateway
+//	athena worker   Temporal worker
 //	athena dev      everything on a laptop: a project-local PostgreSQL with a
-//	                demo client when none is configured, plus the gateway
+//	                demo client when none is configured, plus the gateway,
+//	                the worker and an embedded Temporal server with its UI
 //	athena version  print the version
 //
 // This package only parses flags and configuration; app/ wires the rest.
@@ -41,7 +43,9 @@ func usage(w io.Writer) {
 
 commands:
   serve     run the HTTP gateway
-  dev       run the all-in-one dev stack (local PostgreSQL + demo client + gateway)
+  worker    run the Temporal worker
+  dev       run the all-in-one dev stack (local PostgreSQL + demo client + gateway
+            + worker + embedded Temporal server and UI)
   version   print the version
 
 Run "athena <command> -h" for the command's flags.
@@ -56,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "worker":
+		return worker(args[1:], stderr)
 	case "dev":
 		return dev(args[1:], stderr)
 	case "version", "--version", "-v":
@@ -167,14 +173,20 @@ func runApp(opts fx.Option, log *slog.Logger, stderr io.Writer) int {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
+	exit := 0
+	select {
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String())
+	case s := <-a.Wait(): // fx.Shutdowner, e.g. the Temporal worker failed fatally
+		exit = s.ExitCode
+		log.Info("shutting down", "exit_code", exit)
+	}
 	signal.Reset(syscall.SIGINT, syscall.SIGTERM)
-	log.Info("shutting down", "signal", s.String())
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), a.StopTimeout())
 	defer cancelStop()
 	if err := a.Stop(stopCtx); err != nil {
 		log.Error("shutdown", "err", err)
 		return 1
 	}
-	return 0
+	return exit
 }

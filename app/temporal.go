@@ -1,0 +1,111 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/athena-gateway/athena/activities"
+	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/orchestration"
+	"github.com/athena-gateway/athena/registry"
+)
+
+// TemporalClient supplies the lazy Temporal client; it closes on stop, after
+// everything that uses it (fx stops in reverse start order).
+func TemporalClient() fx.Option {
+	return fx.Module("temporal-client",
+		fx.Provide(newTemporalClient),
+	)
+}
+
+func newTemporalClient(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (client.Client, error) {
+	c, err := orchestration.NewClient(cfg.Temporal, log)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(c.Close))
+	return c, nil
+}
+
+// TemporalWorker runs the worker that polls every task queue. Its start hook
+// returns at once: when Temporal is down the worker retries in the
+// background and logs, and the rest of the process keeps running.
+func TemporalWorker() fx.Option {
+	return fx.Module("temporal-worker",
+		fx.Provide(newActivities, newTemporalWorker),
+		fx.Invoke(func(*orchestration.Worker) {}), // the worker is the point of this module
+	)
+}
+
+// newActivities hands the activities the client registry. Besides giving SQL
+// activities their pools, the dependency orders shutdown: the registry is
+// built before the worker, so its pools close after the worker has stopped.
+func newActivities(reg *registry.Registry) *activities.Activities {
+	return activities.New(orchestration.Identity(), reg)
+}
+
+func newTemporalWorker(lc fx.Lifecycle, sd fx.Shutdowner, c client.Client, acts *activities.Activities, log *slog.Logger) *orchestration.Worker {
+	w := orchestration.NewWorker(c, acts, orchestration.WorkerOptions{
+		Identity: acts.Identity,
+		Log:      log.With("component", "temporal-worker"),
+		// The SDK gave up on a worker (e.g. its namespace is gone): end the
+		// process with a failure code so the supervisor restarts or alerts.
+		OnFatalError: func(error) { _ = sd.Shutdown(fx.ExitCode(1)) },
+	})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { return w.Start() },
+		OnStop: func(ctx context.Context) error {
+			done := make(chan struct{})
+			go func() { w.Stop(); close(done) }()
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+	})
+	return w
+}
+
+// workerStopGrace is added to the stop timeout of roles running a worker:
+// running activities get orchestration's default StopTimeout to finish.
+const workerStopGrace = 15 * time.Second
+
+// Worker is the `athena worker` role: the Temporal worker only.
+func Worker(p Params) fx.Option {
+	return fx.Options(
+		Core(p),
+		TemporalClient(),
+		TemporalWorker(),
+		fx.StopTimeout(workerStopGrace),
+		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
+	)
+}
+
+// Dev is the `athena dev` role: gateway and worker in one process. The
+// embedded Temporal server is started by the command before the app and
+// stopped after it, so cfg.Temporal points at it.
+//
+// On stop the HTTP server drains first, then the worker stops, then the
+// Temporal client and the client pools close. fx stops hooks in reverse
+// order of construction, so the gin engine is made to depend on the worker:
+// the worker is then always built (and its hooks appended) before the HTTP
+// server, whatever order the modules or invokes are listed in.
+func Dev(p Params) fx.Option {
+	return fx.Options(
+		Core(p),
+		TemporalClient(),
+		TemporalWorker(),
+		Gateway(p.Version),
+		fx.Decorate(func(e *gin.Engine, _ *orchestration.Worker) *gin.Engine { return e }),
+		fx.StopTimeout(p.Config.API.ShutdownTimeout+workerStopGrace),
+		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
+	)
+}
