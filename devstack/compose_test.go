@@ -1,6 +1,7 @@
 package devstack
 
 import (
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/athena-gateway/athena/config"
 )
 
 // No Docker engine runs on the CI machines, so docker-compose.yml is checked
@@ -29,6 +32,7 @@ type composeService struct {
 	Volumes     []string          `yaml:"volumes"`
 	Ports       []string          `yaml:"ports"`
 	DependsOn   yaml.Node         `yaml:"depends_on"`
+	Restart     string            `yaml:"restart"`
 	Healthcheck *struct {
 		Test []string `yaml:"test"`
 	} `yaml:"healthcheck"`
@@ -80,7 +84,7 @@ func readCompose(t *testing.T) composeFile {
 
 func TestComposeServices(t *testing.T) {
 	f := readCompose(t)
-	for _, name := range []string{"postgres", "redis", "athena"} {
+	for _, name := range []string{"postgres", "redis", "temporal", "temporal-ui", "athena", "athena-worker", "prometheus", "grafana"} {
 		if _, ok := f.Services[name]; !ok {
 			t.Errorf("service %q: got missing, want defined", name)
 		}
@@ -90,11 +94,20 @@ func TestComposeServices(t *testing.T) {
 			if _, ok := f.Services[dep]; !ok {
 				t.Errorf("service %s depends_on %q: not a defined service", name, dep)
 			}
-			if name == "athena" && cond != "service_healthy" {
-				t.Errorf("athena depends_on %s: got condition %q, want service_healthy", dep, cond)
+			// Long-running services wait for health; one-shot setup jobs
+			// (restart: "no") are waited for to finish.
+			want := "service_healthy"
+			if f.Services[dep].Restart == "no" {
+				want = "service_completed_successfully"
+			}
+			if cond != want {
+				t.Errorf("%s depends_on %s: got condition %q, want %s", name, dep, cond, want)
 			}
 		}
-		if name != "athena" && (svc.Healthcheck == nil || len(svc.Healthcheck.Test) == 0) {
+		// The gateway images are distroless (no shell, no curl): their
+		// health is /health, watched by the load balancer.
+		oneShot := svc.Restart == "no"
+		if !oneShot && !strings.HasPrefix(name, "athena") && (svc.Healthcheck == nil || len(svc.Healthcheck.Test) == 0) {
 			t.Errorf("service %s: got no healthcheck test, want one", name)
 		}
 		if svc.Image == "" && svc.Build.Kind == 0 {
@@ -114,59 +127,117 @@ func TestComposeServices(t *testing.T) {
 
 func TestComposeAthena(t *testing.T) {
 	f := readCompose(t)
-	athena, ok := f.Services["athena"]
-	if !ok {
-		t.Fatal("no athena service")
-	}
-	if !slices.Equal(athena.Command, []string{"serve"}) {
-		t.Errorf("athena command: got %v, want [serve]", athena.Command)
+	for name, wantCmd := range map[string]string{"athena": "serve", "athena-worker": "worker"} {
+		t.Run(name, func(t *testing.T) {
+			svc, ok := f.Services[name]
+			if !ok {
+				t.Fatalf("no %s service", name)
+			}
+			if !slices.Equal(svc.Command, []string{wantCmd}) {
+				t.Errorf("command: got %v, want [%s]", svc.Command, wantCmd)
+			}
+			cfg := mountedConfig(t, svc)
+			for client, c := range cfg.Clients {
+				u, err := url.Parse(c.URI)
+				if err != nil || u.Scheme != "postgres" {
+					t.Errorf("postgres_clients.%s: got %q, want a postgres:// URI", client, c.URI)
+					continue
+				}
+				if _, ok := f.Services[u.Hostname()]; !ok {
+					t.Errorf("postgres_clients.%s: host %q is not a compose service", client, u.Hostname())
+				}
+			}
+			if _, ok := cfg.Clients[cfg.ControlPlane.Client]; !ok {
+				t.Errorf("control plane client %q is not configured", cfg.ControlPlane.Client)
+			}
+			host, _, err := net.SplitHostPort(cfg.Temporal.Address)
+			if err != nil {
+				t.Fatalf("temporal.address %q: %v", cfg.Temporal.Address, err)
+			}
+			if _, ok := f.Services[host]; !ok {
+				t.Errorf("temporal.address host %q is not a compose service", host)
+			}
+		})
 	}
 	published := false
-	for _, p := range athena.Ports {
+	for _, p := range f.Services["athena"].Ports {
 		parts := strings.Split(p, ":")
 		if len(parts) >= 2 && parts[len(parts)-2] == "4052" && strings.TrimSuffix(parts[len(parts)-1], "/tcp") == "4052" {
 			published = true
 		}
 	}
 	if !published {
-		t.Errorf("athena ports: got %v, want 4052 published as 4052", athena.Ports)
+		t.Errorf("athena ports: got %v, want 4052 published as 4052", f.Services["athena"].Ports)
 	}
+}
 
-	configPath := athena.Environment["ATHENA_CONFIG_PATH"]
+// mountedConfig loads the file mounted at ATHENA_CONFIG_PATH with the real
+// loader (unknown keys are errors), so the compose config cannot drift
+// from the code.
+func mountedConfig(t *testing.T, svc composeService) config.Config {
+	t.Helper()
+	configPath := svc.Environment["ATHENA_CONFIG_PATH"]
 	if configPath == "" {
-		t.Fatal("athena environment: no ATHENA_CONFIG_PATH")
+		t.Fatal("environment: no ATHENA_CONFIG_PATH")
 	}
 	var source string
-	for _, v := range athena.Volumes {
+	for _, v := range svc.Volumes {
 		parts := strings.Split(v, ":")
 		if len(parts) >= 2 && parts[1] == configPath {
 			source = parts[0]
 		}
 	}
 	if source == "" {
-		t.Fatalf("athena volumes %v: nothing mounted at ATHENA_CONFIG_PATH %s", athena.Volumes, configPath)
+		t.Fatalf("volumes %v: nothing mounted at ATHENA_CONFIG_PATH %s", svc.Volumes, configPath)
 	}
-	raw, err := os.ReadFile(filepath.Join("..", source))
+	cfg, err := config.Load(filepath.Join("..", source), func(string) string { return "" })
 	if err != nil {
-		t.Fatalf("mounted config: %v", err)
+		t.Fatalf("mounted config %s: %v", source, err)
 	}
-	var cfg struct {
-		PostgresClients map[string]string `yaml:"postgres_clients"`
+	return cfg
+}
+
+// TestComposeObservability checks that Prometheus scrapes a compose service
+// and Grafana's provisioning files exist where they are mounted from.
+func TestComposeObservability(t *testing.T) {
+	f := readCompose(t)
+	raw, err := os.ReadFile(filepath.Join("..", "deploy", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := yaml.Unmarshal(raw, &cfg); err != nil {
-		t.Fatalf("parse %s: %v", source, err)
+	var prom struct {
+		ScrapeConfigs []struct {
+			MetricsPath   string `yaml:"metrics_path"`
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
 	}
-	if len(cfg.PostgresClients) == 0 {
-		t.Fatalf("%s: got no postgres_clients, want at least one", source)
+	if err := yaml.Unmarshal(raw, &prom); err != nil {
+		t.Fatalf("prometheus.yml: %v", err)
 	}
-	for name, uri := range cfg.PostgresClients {
-		u, err := url.Parse(uri)
-		if err != nil || u.Scheme != "postgres" {
-			t.Errorf("postgres_clients.%s: got %q, want a postgres:// URI", name, uri)
-			continue
+	if len(prom.ScrapeConfigs) == 0 {
+		t.Fatal("prometheus.yml: no scrape_configs")
+	}
+	for _, sc := range prom.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			for _, target := range st.Targets {
+				host, _, _ := net.SplitHostPort(target)
+				if _, ok := f.Services[host]; !ok {
+					t.Errorf("prometheus target %q is not a compose service", target)
+				}
+			}
 		}
-		if _, ok := f.Services[u.Hostname()]; !ok {
-			t.Errorf("postgres_clients.%s: host %q is not a compose service", name, u.Hostname())
+	}
+	for _, svc := range []string{"prometheus", "grafana", "temporal-schema", "temporal-namespace", "postgres"} {
+		for _, v := range f.Services[svc].Volumes {
+			source, _, _ := strings.Cut(v, ":")
+			if !strings.HasPrefix(source, ".") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join("..", source)); err != nil {
+				t.Errorf("service %s mounts %s: %v", svc, source, err)
+			}
 		}
 	}
 }
