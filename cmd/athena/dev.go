@@ -90,6 +90,13 @@ func startLocalPostgres(ctx context.Context, dir string, pgPort int, cfg *config
 		return nil, fmt.Errorf("seed demo database: %w", err)
 	}
 	cfg.Clients["demo"] = config.Client{URI: uri}
+	// The logging (control-plane) database lives in the same cluster.
+	logging := cfg.ControlPlane.Client
+	if err := pg.EnsureDatabase(ctx, logging); err != nil {
+		_ = pg.Stop(ctx)
+		return nil, fmt.Errorf("local postgres: %w", err)
+	}
+	cfg.Clients[logging] = config.Client{URI: pg.URI(logging)}
 	return pg, nil
 }
 

@@ -46,6 +46,7 @@ commands:
   worker    run the Temporal worker
   dev       run the all-in-one dev stack (local PostgreSQL + demo client + gateway
             + worker + embedded Temporal server and UI)
+  migrate   apply the logging database's migrations
   version   print the version
 
 Run "athena <command> -h" for the command's flags.
@@ -62,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "worker":
 		return worker(args[1:], stderr)
+	case "migrate":
+		return migrateCommand(args[1:], stdout, stderr)
 	case "dev":
 		return dev(args[1:], stderr)
 	case "version", "--version", "-v":
