@@ -26,6 +26,9 @@ type Config struct {
 	Postgres Postgres `yaml:"postgres"`
 	Gateway  Gateway  `yaml:"gateway"`
 	Temporal Temporal `yaml:"temporal"`
+	// Redis is optional everywhere: without it the read cache is
+	// process-local.
+	Redis Redis `yaml:"redis"`
 	// ControlPlane is the gateway's own database and the live registry (controlplane.go).
 	ControlPlane ControlPlane `yaml:"control_plane"`
 	// Clients maps a client name (the X-Athena-Client value) to its database.
@@ -173,6 +176,9 @@ func Load(flagPath string, getenv func(string) string) (Config, error) {
 		break
 	}
 	applyTemporalEnv(&cfg.Temporal, getenv)
+	if v := getenv("REDIS_URL"); v != "" && getenv("ATHENA_REDIS_URL") == "" {
+		cfg.Redis.URL = v
+	}
 	if err := applyEnv(&cfg, getenv, os.Environ()); err != nil {
 		return Config{}, err
 	}
@@ -212,6 +218,11 @@ func applyTemporalEnv(t *Temporal, getenv func(string) string) {
 			*field = v
 		}
 	}
+}
+
+// Redis names the optional Redis server ("" = none). REDIS_URL sets it too.
+type Redis struct {
+	URL string `yaml:"url"`
 }
 
 var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/athena-gateway/athena/app"
+	"github.com/athena-gateway/athena/cache"
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/devstack"
 )
@@ -61,12 +62,13 @@ func dev(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer stopLocalTemporal(lt, log) // after the app: the worker stops first
+	redisLine := useRedisIfAnswering(&cfg, log)
 	fmt.Fprintf(stderr, "\n  Athena dev stack\n  gateway   http://127.0.0.1:%d   (try: curl http://127.0.0.1:%d/health)\n", cfg.API.Port, cfg.API.Port)
 	for _, name := range sortedClients(cfg) {
 		fmt.Fprintf(stderr, "  client    %s\n", name)
 	}
 	printTemporalBanner(stderr, lt)
-	fmt.Fprintln(stderr)
+	fmt.Fprintf(stderr, "  redis     %s\n\n", redisLine)
 	return runApp(app.Dev(app.Params{Config: cfg, Version: version, Logger: log}), log, stderr)
 }
 
@@ -107,4 +109,28 @@ func sortedClients(cfg config.Config) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// useRedisIfAnswering keeps redis.url (REDIS_URL) only when Redis answers:
+// the dev stack runs without it rather than failing. It returns the banner
+// line.
+func useRedisIfAnswering(cfg *config.Config, log *slog.Logger) string {
+	if cfg.Redis.URL == "" {
+		log.Info("REDIS_URL not set: running without Redis (the read cache is process-local)")
+		return "not used (set REDIS_URL to use one)"
+	}
+	c, err := cache.NewRedis(cfg.Redis.URL)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err = cache.Ping(ctx, c)
+		cancel()
+		_ = c.Close()
+	}
+	if err != nil {
+		log.Warn("Redis does not answer: running without it (the read cache is process-local)", "err", err)
+		cfg.Redis.URL = ""
+		return "not answering: running without it"
+	}
+	log.Info("using Redis")
+	return "connected"
 }

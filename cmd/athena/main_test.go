@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/athena-gateway/athena/config"
 )
 
 // TestBadInvocationsExitTwo: bad commands, flags and configuration print one
@@ -100,6 +103,27 @@ func TestMigrateCommand(t *testing.T) {
 		}
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("run %d: got %q, want %q", i, stdout.String(), want)
+		}
+	}
+}
+
+// TestDevRedisOptional: the dev stack keeps REDIS_URL only when Redis
+// answers, and otherwise runs without it.
+func TestDevRedisOptional(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))
+	tests := []struct {
+		url, wantURL, wantLine string
+	}{
+		{"", "", "not used"},
+		{"redis://127.0.0.1:1/0", "", "not answering"},
+		{"redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", "connected"},
+	}
+	for _, tt := range tests {
+		cfg := config.Default()
+		cfg.Redis.URL = tt.url
+		line := useRedisIfAnswering(&cfg, log)
+		if cfg.Redis.URL != tt.wantURL || !strings.Contains(line, tt.wantLine) {
+			t.Errorf("%q: got url %q line %q, want url %q line containing %q", tt.url, cfg.Redis.URL, line, tt.wantURL, tt.wantLine)
 		}
 	}
 }
