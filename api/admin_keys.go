@@ -1,0 +1,524 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/athena-gateway/athena/auth"
+	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/postgres"
+)
+
+// The /admin/api-key* handlers (spec §1.2). Every one runs behind the admin
+// check (adminOnly in routes.go); they validate input, call the KeyStore and
+// answer with the spec envelope. Changes made here drop this process's
+// cached entries at once; other processes see them within the cache window.
+
+// adminBodyLimit bounds admin request bodies; they are a few fields.
+const adminBodyLimit = 64 << 10
+
+// keys returns the store, or writes 503 when none is configured.
+func (k *keyAuth) keys(c *gin.Context, op string) (*postgres.KeyStore, bool) {
+	if k == nil || k.deps.Keys == nil {
+		writeError(c, k.log(), op, &gateway.Error{Code: gateway.CodeBackendUnavailable,
+			Message: "API key store unavailable", Detail: "no logging database is configured for API keys"})
+		return nil, false
+	}
+	return k.deps.Keys, true
+}
+
+// decodeAdminBody decodes a JSON object into v, refusing unknown fields so a
+// misspelt field is an error instead of silently ignored.
+func decodeAdminBody(c *gin.Context, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, adminBodyLimit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(adminBodyLimit)
+		}
+		return gateway.Errorf(gateway.CodeInvalidJSON, "request body could not be read")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return gateway.Errorf(gateway.CodeInvalidJSON, "invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return gateway.Errorf(gateway.CodeInvalidJSON, "invalid JSON body: more than one value")
+	}
+	return nil
+}
+
+func invalidValue(format string, args ...any) *gateway.Error {
+	return gateway.Errorf(gateway.CodeInvalidValue, format, args...)
+}
+
+// pathKeyID reads and checks the :id path parameter (a key's public id).
+func pathKeyID(c *gin.Context) (string, error) {
+	id := c.Param("id")
+	if !auth.ValidPublicID(id) {
+		return "", invalidValue("invalid API key id: want the key's public id (lowercase letters and digits)")
+	}
+	return id, nil
+}
+
+// invalidate drops this process's cached view of a key ("" for all).
+func (k *keyAuth) invalidate(publicID string) {
+	if a := k.authn(); a != nil {
+		a.Invalidate(publicID)
+	}
+}
+
+// listAPIKeys serves GET /admin/api-keys: every key, never a secret.
+func (k *keyAuth) listAPIKeys(c *gin.Context) {
+	const op = "admin_api_keys"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	keys, err := store.ListKeys(c.Request.Context())
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	if keys == nil {
+		keys = []auth.Key{}
+	}
+	newSuccess("Listed "+strconv.Itoa(len(keys))+" API keys").value("data", keys).send(c, 200)
+}
+
+// createKeyBody is POST /admin/api-keys. expires_at (RFC 3339) and
+// expires_in (a Go duration such as "720h") are alternatives.
+type createKeyBody struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	ClientName  string   `json:"client_name"`
+	Rights      []string `json:"rights"`
+	ExpiresAt   *string  `json:"expires_at"`
+	ExpiresIn   *string  `json:"expires_in"`
+}
+
+// createdKey is the answer to a creation: the key and, this once, its
+// plaintext.
+type createdKey struct {
+	auth.Key
+	APIKey string `json:"api_key"`
+}
+
+// createAPIKey serves POST /admin/api-keys. The plaintext key is in the
+// answer and nowhere else.
+func (k *keyAuth) createAPIKey(c *gin.Context) {
+	const op = "admin_api_keys"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	var b createKeyBody
+	if err := decodeAdminBody(c, &b); err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	n := postgres.NewKey{Name: b.Name, Description: b.Description, ClientName: strings.TrimSpace(b.ClientName), Rights: b.Rights}
+	exp, err := parseExpiry(b.ExpiresAt, b.ExpiresIn, time.Now())
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	n.ExpiresAt = exp
+	key, plaintext, err := store.CreateKey(c.Request.Context(), n)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	k.invalidate(key.PublicID) // a negative cache entry for this id would hide it
+	newSuccess("API key created; store it now, it is not shown again").
+		value("data", createdKey{Key: key, APIKey: plaintext}).send(c, http.StatusCreated)
+}
+
+// parseExpiry reads expires_at or expires_in; neither means no expiry.
+func parseExpiry(at, in *string, now time.Time) (*time.Time, error) {
+	switch {
+	case at != nil && in != nil:
+		return nil, invalidValue("give expires_at or expires_in, not both")
+	case at != nil:
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return nil, invalidValue("expires_at: want an RFC 3339 time such as 2027-01-01T00:00:00Z")
+		}
+		return &t, nil
+	case in != nil:
+		d, err := time.ParseDuration(*in)
+		if err != nil || d <= 0 {
+			return nil, invalidValue("expires_in: want a positive duration such as 720h")
+		}
+		t := now.Add(d)
+		return &t, nil
+	}
+	return nil, nil
+}
+
+// revokeAPIKey serves DELETE /admin/api-keys/:id: the key is revoked (kept
+// for the audit trail, never deleted).
+func (k *keyAuth) revokeAPIKey(c *gin.Context) {
+	const op = "admin_api_keys"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	id, err := pathKeyID(c)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	key, err := store.RevokeKey(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	k.invalidate(id)
+	newSuccess("API key revoked").value("data", key).send(c, 200)
+}
+
+// patchKeyBody is PATCH /admin/api-keys/:id. expires_at: null clears the
+// expiry; absent leaves it.
+type patchKeyBody struct {
+	Name        *string         `json:"name"`
+	Description *string         `json:"description"`
+	IsActive    *bool           `json:"is_active"`
+	ExpiresAt   json.RawMessage `json:"expires_at"`
+	ExpiresIn   *string         `json:"expires_in"`
+}
+
+// patchAPIKey serves PATCH /admin/api-keys/:id (name, description, active
+// flag, expiry).
+func (k *keyAuth) patchAPIKey(c *gin.Context) {
+	const op = "admin_api_keys"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	id, err := pathKeyID(c)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	var b patchKeyBody
+	if err := decodeAdminBody(c, &b); err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	p := postgres.KeyPatch{Name: b.Name, Description: b.Description, Active: b.IsActive}
+	switch {
+	case string(b.ExpiresAt) == "null":
+		if b.ExpiresIn != nil {
+			writeError(c, k.log(), op, invalidValue("give expires_at or expires_in, not both"))
+			return
+		}
+		p.ClearExpiry = true
+	case len(b.ExpiresAt) > 0 || b.ExpiresIn != nil:
+		var at *string
+		if len(b.ExpiresAt) > 0 {
+			var s string
+			if err := json.Unmarshal(b.ExpiresAt, &s); err != nil {
+				writeError(c, k.log(), op, invalidValue("expires_at: want an RFC 3339 time string or null"))
+				return
+			}
+			at = &s
+		}
+		if p.ExpiresAt, err = parseExpiry(at, b.ExpiresIn, time.Now()); err != nil {
+			writeError(c, k.log(), op, err)
+			return
+		}
+	}
+	if p.Name == nil && p.Description == nil && p.Active == nil && p.ExpiresAt == nil && !p.ClearExpiry {
+		writeError(c, k.log(), op, invalidValue("nothing to change: give name, description, is_active, expires_at or expires_in"))
+		return
+	}
+	key, err := store.UpdateKey(c.Request.Context(), id, p)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	k.invalidate(id)
+	newSuccess("API key updated").value("data", key).send(c, 200)
+}
+
+// rightBody names a key and a right. The key is public_id, or api_key_id
+// as either the public id (string) or the row id (number).
+type rightBody struct {
+	PublicID string          `json:"public_id"`
+	APIKeyID json.RawMessage `json:"api_key_id"`
+	Right    string          `json:"right"`
+}
+
+// resolveKey turns public_id / api_key_id into a public id.
+func (k *keyAuth) resolveKey(c *gin.Context, store *postgres.KeyStore, publicID string, apiKeyID json.RawMessage) (string, error) {
+	publicID = strings.TrimSpace(publicID)
+	if len(apiKeyID) > 0 && string(apiKeyID) != "null" {
+		var s string
+		var n int64
+		switch {
+		case json.Unmarshal(apiKeyID, &s) == nil:
+			if publicID != "" && publicID != s {
+				return "", invalidValue("public_id and api_key_id name different keys")
+			}
+			publicID = strings.TrimSpace(s)
+		case json.Unmarshal(apiKeyID, &n) == nil:
+			pid, err := store.PublicIDByRowID(c.Request.Context(), n)
+			if err != nil {
+				return "", err
+			}
+			if publicID != "" && publicID != pid {
+				return "", invalidValue("public_id and api_key_id name different keys")
+			}
+			publicID = pid
+		default:
+			return "", invalidValue("api_key_id: want the key's public id or its numeric id")
+		}
+	}
+	if publicID == "" {
+		return "", invalidValue("public_id (or api_key_id) is required")
+	}
+	if !auth.ValidPublicID(publicID) {
+		return "", invalidValue("invalid API key id: want the key's public id (lowercase letters and digits)")
+	}
+	return publicID, nil
+}
+
+// listAPIKeyRights serves GET /admin/api-key-rights[?public_id=|api_key_id=].
+func (k *keyAuth) listAPIKeyRights(c *gin.Context) {
+	const op = "admin_api_key_rights"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	id := ""
+	if pid, aid := c.Query("public_id"), c.Query("api_key_id"); pid != "" || aid != "" {
+		raw := json.RawMessage(nil)
+		if aid != "" {
+			if _, err := strconv.ParseInt(aid, 10, 64); err == nil {
+				raw = json.RawMessage(aid)
+			} else {
+				raw, _ = json.Marshal(aid)
+			}
+		}
+		var err error
+		if id, err = k.resolveKey(c, store, pid, raw); err != nil {
+			writeError(c, k.log(), op, err)
+			return
+		}
+	}
+	rights, err := store.ListRights(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	if rights == nil {
+		rights = []postgres.KeyRight{}
+	}
+	newSuccess("Listed "+strconv.Itoa(len(rights))+" API key rights").value("data", rights).send(c, 200)
+}
+
+// rightRequest decodes and checks a rights body (POST and DELETE).
+func (k *keyAuth) rightRequest(c *gin.Context, store *postgres.KeyStore) (string, string, error) {
+	var b rightBody
+	if err := decodeAdminBody(c, &b); err != nil {
+		return "", "", err
+	}
+	id, err := k.resolveKey(c, store, b.PublicID, b.APIKeyID)
+	if err != nil {
+		return "", "", err
+	}
+	r := strings.TrimSpace(b.Right)
+	if !auth.ValidRight(r) {
+		return "", "", invalidValue("invalid right: want dot-separated segments of letters, digits, '_' or '*', at most 128 characters (e.g. users.read, orders.*, gateway.query)")
+	}
+	return id, r, nil
+}
+
+// addAPIKeyRight serves POST /admin/api-key-rights {public_id, right}.
+func (k *keyAuth) addAPIKeyRight(c *gin.Context) {
+	const op = "admin_api_key_rights"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	id, right, err := k.rightRequest(c, store)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	kr, err := store.AddRight(c.Request.Context(), id, right)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	k.invalidate(id)
+	newSuccess("Right granted").value("data", kr).send(c, http.StatusCreated)
+}
+
+// removeAPIKeyRight serves DELETE /admin/api-key-rights {public_id, right}.
+func (k *keyAuth) removeAPIKeyRight(c *gin.Context) {
+	const op = "admin_api_key_rights"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	id, right, err := k.rightRequest(c, store)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	if err := store.RemoveRight(c.Request.Context(), id, right); err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	k.invalidate(id)
+	newSuccess("Right withdrawn").value("data", postgres.KeyRight{PublicID: id, Right: right}).send(c, 200)
+}
+
+// getAPIKeyConfig serves GET /admin/api-key-config.
+func (k *keyAuth) getAPIKeyConfig(c *gin.Context) {
+	const op = "admin_api_key_config"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	cfg, err := store.GetConfig(c.Request.Context())
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	newSuccess("API key configuration").value("data", cfg).send(c, 200)
+}
+
+// configBody is PUT /admin/api-key-config and /admin/api-key-clients/:client.
+// For a client, null (or absent) inherits the global value.
+type configBody struct {
+	Enforce  *bool          `json:"enforce"`
+	FailMode *auth.FailMode `json:"fail_mode"`
+}
+
+func (b configBody) validate() error {
+	if b.FailMode != nil && !b.FailMode.Valid() {
+		return invalidValue("fail_mode: want fail_closed or fail_open")
+	}
+	return nil
+}
+
+// putAPIKeyConfig serves PUT /admin/api-key-config {enforce, fail_mode};
+// an absent field keeps its value.
+func (k *keyAuth) putAPIKeyConfig(c *gin.Context) {
+	const op = "admin_api_key_config"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	var b configBody
+	if err := decodeAdminBody(c, &b); err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	if err := b.validate(); err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	if b.Enforce == nil && b.FailMode == nil {
+		writeError(c, k.log(), op, invalidValue("nothing to change: give enforce and/or fail_mode"))
+		return
+	}
+	cfg, err := store.SetConfig(c.Request.Context(), b.Enforce, b.FailMode)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	k.invalidate("")
+	newSuccess("API key configuration updated").value("data", cfg).send(c, 200)
+}
+
+// listAPIKeyClients serves GET /admin/api-key-clients: per-client overrides.
+func (k *keyAuth) listAPIKeyClients(c *gin.Context) {
+	const op = "admin_api_key_clients"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	list, err := store.ListClientConfigs(c.Request.Context())
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	if list == nil {
+		list = []auth.ClientEnforcement{}
+	}
+	newSuccess("Listed "+strconv.Itoa(len(list))+" client overrides").value("data", list).send(c, 200)
+}
+
+// pathClient reads and checks the :client path parameter.
+func pathClient(c *gin.Context) (string, error) {
+	name := c.Param("client")
+	if !postgres.ValidClientName(name) {
+		return "", invalidValue("invalid client name: want letters, digits, '_', '.', '-' (at most 63, not starting with '.' or '-')")
+	}
+	return name, nil
+}
+
+// putAPIKeyClient serves PUT /admin/api-key-clients/:client {enforce,
+// fail_mode}: the override is replaced; null fields inherit.
+func (k *keyAuth) putAPIKeyClient(c *gin.Context) {
+	const op = "admin_api_key_clients"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	client, err := pathClient(c)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	var b configBody
+	if err := decodeAdminBody(c, &b); err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	if err := b.validate(); err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	ce, err := store.SetClientConfig(c.Request.Context(), client, b.Enforce, b.FailMode)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	k.invalidate("")
+	newSuccess("Client override saved").value("data", ce).send(c, 200)
+}
+
+// deleteAPIKeyClient serves DELETE /admin/api-key-clients/:client: the
+// client inherits the global switch again.
+func (k *keyAuth) deleteAPIKeyClient(c *gin.Context) {
+	const op = "admin_api_key_clients"
+	store, ok := k.keys(c, op)
+	if !ok {
+		return
+	}
+	client, err := pathClient(c)
+	if err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	if err := store.DeleteClientConfig(c.Request.Context(), client); err != nil {
+		writeError(c, k.log(), op, err)
+		return
+	}
+	k.invalidate("")
+	newSuccess("Client override removed").value("data", map[string]string{"client_name": client}).send(c, 200)
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/athena-gateway/athena/auth"
+)
+
+func keysTestURL() string {
+	if u := os.Getenv("ATHENA_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// keysTestDB returns a database URL whose search_path is a fresh private
+// schema, dropped when the test ends.
+func keysTestDB(t *testing.T) (string, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, keysTestURL())
+	if err != nil {
+		t.Skipf("PostgreSQL not reachable: %v", err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "athena_keys_test_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		conn.Close(context.Background())
+	})
+	sep := "&"
+	if !strings.Contains(keysTestURL(), "?") {
+		sep = "?"
+	}
+	return keysTestURL() + sep + "search_path=" + schema, conn
+}
+
+func runKeys(getenv func(string) string, args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = keysRun(args, &out, &errb, getenv)
+	return code, out.String(), errb.String()
+}
+
+func noEnv(string) string { return "" }
+
+func TestKeysCreateListRevoke(t *testing.T) {
+	url, _ := keysTestDB(t)
+	env := func(k string) string {
+		if k == "ATHENA_LOGGING_DATABASE_URL" {
+			return url
+		}
+		return ""
+	}
+	code, out, errs := runKeys(env, "create", "--name", "orders app", "--client", "shop",
+		"--right", "orders.read", "--right", "users.*,gateway.query", "--expires", "720h")
+	if code != 0 {
+		t.Fatalf("create: exit %d, stderr %s", code, errs)
+	}
+	key := strings.TrimSpace(out)
+	p, err := auth.ParseKey(key)
+	if err != nil || strings.Count(out, "\n") != 1 {
+		t.Fatalf("stdout: got %q, want exactly the key on one line", out)
+	}
+	if !strings.Contains(errs, "warning") || !strings.Contains(errs, "only this once") || strings.Contains(errs, key) {
+		t.Fatalf("stderr: got %q, want a warning and not the key", errs)
+	}
+
+	code, out, errs = runKeys(noEnv, "list", "--database-url", url)
+	if code != 0 {
+		t.Fatalf("list: exit %d, %s", code, errs)
+	}
+	secret := key[strings.Index(key, ".")+1:]
+	if !strings.Contains(out, p.PublicID) || !strings.Contains(out, "orders.read,users.*,gateway.query") && !strings.Contains(out, "gateway.query,orders.read,users.*") ||
+		strings.Contains(out, secret) || !strings.Contains(out, "active") || !strings.Contains(out, "shop") {
+		t.Fatalf("list: got\n%s", out)
+	}
+
+	// Flags after the positional argument work too.
+	if code, out, errs = runKeys(noEnv, "revoke", p.PublicID, "--database-url", url); code != 0 || !strings.Contains(out, "revoked API key "+p.PublicID) {
+		t.Fatalf("revoke: exit %d, %q %q", code, out, errs)
+	}
+	if _, out, _ = runKeys(env, "list"); !strings.Contains(out, "revoked") {
+		t.Fatalf("list after revoke: got\n%s", out)
+	}
+	if code, _, errs = runKeys(env, "revoke", "zzzzzzzzzzzz"); code != 1 || !strings.Contains(errs, "not found") || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("revoke unknown: exit %d, %q; want 1 and one not-found line", code, errs)
+	}
+}
+
+func TestKeysConfigDatabase(t *testing.T) {
+	url, _ := keysTestDB(t)
+	dir := t.TempDir()
+	path := dir + "/config.yaml"
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("postgres_clients:\n  athena_logging: %q\n", url)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runKeys(noEnv, "create", "--config", path, "--name", "x")
+	if code != 0 || !strings.HasPrefix(out, "ath_") {
+		t.Fatalf("create via config: exit %d, %q %q", code, out, errs)
+	}
+}
+
+func TestKeysUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "usage"},
+		{"unknown command", []string{"rotate"}, "unknown command"},
+		{"unknown flag", []string{"create", "--nope"}, "flag provided but not defined"},
+		{"bad right", []string{"create", "--right", "users read"}, "invalid right"},
+		{"injected right", []string{"create", "--right", "x'; DROP TABLE api_keys; --"}, "invalid right"},
+		{"bad client", []string{"create", "--client", "a b"}, "invalid client"},
+		{"bad expires", []string{"create", "--expires", "soon"}, "invalid value"},
+		{"negative expires", []string{"create", "--expires", "-1h"}, "must be positive"},
+		{"create extra arg", []string{"create", "extra"}, "unexpected argument"},
+		{"list extra arg", []string{"list", "x"}, "unexpected argument"},
+		{"revoke without id", []string{"revoke"}, "exactly one"},
+		{"revoke bad id", []string{"revoke", "X'--"}, "invalid public id"},
+		{"no database", []string{"list", "--config", "/nonexistent/config.yaml"}, "config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runKeys(noEnv, tt.args...)
+			if code != exitUsage {
+				t.Fatalf("exit: got %d, want %d (stderr %q)", code, exitUsage, errs)
+			}
+			if out != "" {
+				t.Errorf("stdout: got %q, want nothing", out)
+			}
+			if !strings.Contains(errs, tt.want) {
+				t.Fatalf("stderr: got %q, want it to mention %q", errs, tt.want)
+			}
+			if tt.args != nil && strings.Count(errs, "\n") != 1 {
+				t.Errorf("stderr: got %q, want one line", errs)
+			}
+		})
+	}
+}
+
+func TestKeysDatabaseDown(t *testing.T) {
+	start := time.Now()
+	code, _, errs := runKeys(noEnv, "list", "--database-url", "postgres://postgres:secretpw@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
+	if code != 1 || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("exit %d, stderr %q; want 1 and one line", code, errs)
+	}
+	if strings.Contains(errs, "secretpw") {
+		t.Fatalf("password leaked: %q", errs)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatal("took too long")
+	}
+}
+
+func TestKeysBadURL(t *testing.T) {
+	code, _, errs := runKeys(noEnv, "list", "--database-url", "postgres://u:secretpw@[::1")
+	if code != exitUsage || strings.Contains(errs, "secretpw") || strings.Count(errs, "\n") != 1 {
+		t.Fatalf("exit %d, stderr %q; want 2, one line, no password", code, errs)
+	}
+}
