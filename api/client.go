@@ -1,19 +1,110 @@
 package api
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
+	"github.com/athena-gateway/athena/registry"
 )
 
-// clientDB resolves the X-Athena-Client header to a database (spec §1.1).
+// clientResolver is what choosing a request's database needs beyond a
+// name lookup (spec §1.1). *registry.Registry implements it.
+type clientResolver interface {
+	// Direct returns a pool for a direct-URI header value.
+	Direct(ctx context.Context, raw string) (*postgres.DB, registry.DirectURI, error)
+	// LookupHost routes a wildcard Host; client "" means not a wildcard host.
+	LookupHost(host string) (db *postgres.DB, client string, err error)
+}
+
+// Resolution is the database a request runs on and how it was chosen.
+type Resolution struct {
+	DB *postgres.DB
+	// Client is the registry client name; "" for a direct URI.
+	Client string
+	// Scope identifies the database for caches: the client name, or for a
+	// direct URI an opaque "direct:<hmac>" of the whole URI (credentials
+	// included), so two databases or two callers never share an entry.
+	Scope string
+	// Direct is set when a direct-URI header chose the database.
+	Direct bool
+	// Keyless is set for a direct URI carrying both user and password: the
+	// API-key requirement is waived for the request (spec §1.1).
+	Keyless bool
+}
+
+// Direct-URI headers, in the order they are read (spec §1.1).
+var directHeaders = [...]string{"X-Pg-Uri", "X-Athena-Jdbc-Url", "X-Jdbc-Url"}
+
+// resolutionKey caches the Resolution on the gin context, so middleware
+// (authentication) and the handler resolve once.
+const resolutionKey = "athena.resolution"
+
+// resolveClient chooses the request's database, first match wins: a
+// direct-URI header (only when allowDirect: gateway CRUD/query routes),
+// X-Athena-Client, then the wildcard Host. Nothing → 400
+// missing_client_header. It records the client in the request's
+// gateway.RequestInfo.
+func (s *Server) resolveClient(c *gin.Context, allowDirect bool) (Resolution, error) {
+	if v, ok := c.Get(resolutionKey); ok {
+		if res, ok := v.(Resolution); ok {
+			return res, nil
+		}
+	}
+	res, err := s.resolve(c, allowDirect)
+	if err != nil {
+		return Resolution{}, err
+	}
+	c.Set(resolutionKey, res)
+	if info := gateway.RequestInfoFrom(c.Request.Context()); info != nil && res.Client != "" {
+		info.Client = res.Client
+	}
+	return res, nil
+}
+
+func (s *Server) resolve(c *gin.Context, allowDirect bool) (Resolution, error) {
+	if allowDirect {
+		for _, h := range directHeaders {
+			if v := strings.TrimSpace(c.GetHeader(h)); v != "" {
+				db, d, err := s.clients.Direct(c.Request.Context(), v)
+				return Resolution{DB: db, Direct: true, Keyless: d.Keyless, Scope: d.ID}, err
+			}
+		}
+	}
+	if name := strings.TrimSpace(c.GetHeader("X-Athena-Client")); name != "" {
+		db, err := s.clients.Lookup(name)
+		return Resolution{DB: db, Client: name, Scope: name}, err
+	}
+	if db, client, err := s.clients.LookupHost(c.Request.Host); err != nil || client != "" {
+		return Resolution{DB: db, Client: client, Scope: client}, err
+	}
+	_, err := s.clients.Lookup("") // missing_client_header, worded in one place
+	return Resolution{}, err
+}
+
+// directAllowed reports whether the matched route accepts direct-URI
+// headers: the gateway CRUD and query routes (spec §1.1).
+func directAllowed(c *gin.Context) bool {
+	p := c.FullPath()
+	return strings.HasPrefix(p, "/gateway/") || strings.HasPrefix(p, "/query/")
+}
+
+// clientDB resolves the request's database for the matched route (see
+// resolveClient). The string is Resolution.Scope: the client name, or the
+// opaque scope of a direct URI (callers use it for cache keys).
 func (s *Server) clientDB(c *gin.Context) (*postgres.DB, string, error) {
-	name := strings.TrimSpace(c.GetHeader("X-Athena-Client"))
-	db, err := s.clients.Lookup(name)
-	return db, name, err
+	res, err := s.resolveRequest(c)
+	return res.DB, res.Scope, err
+}
+
+// resolveRequest is resolveClient with direct URIs allowed exactly on the
+// routes that accept them; authentication middleware calls it too.
+func (s *Server) resolveRequest(c *gin.Context) (Resolution, error) {
+	return s.resolveClient(c, directAllowed(c))
 }
 
 // stripNullsHeader reads X-Strip-Nulls; nil when absent or unparsable.

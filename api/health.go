@@ -30,10 +30,11 @@ type check struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-// health serves GET /health: each client database is pinged in parallel
-// with a short deadline, so a dead database shows as down instead of making
-// the health check hang. Tenant databases are not required: one dead client
-// must not take the gateway out of a load balancer.
+// health serves GET /health: each client database and each configured
+// dependency is checked in parallel with a short deadline, so a dead one
+// shows as down instead of making the health check hang. Tenant databases
+// are not required: one dead client must not take the gateway out of a load
+// balancer. The answer is 503 only when a required dependency is down.
 func (s *Server) health(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
@@ -61,11 +62,30 @@ func (s *Server) health(c *gin.Context) {
 			mu.Unlock()
 		}()
 	}
+	for _, hc := range s.opts.Checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ck := check{Status: "ok", Required: hc.Required}
+			start := time.Now()
+			if err := hc.Check(ctx); err != nil {
+				ck.Status = "down"
+				ck.Error = "unreachable or unhealthy"
+				s.log.WarnContext(ctx, "health check failed", "check", hc.Name, "err", err)
+			}
+			ck.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+			mu.Lock()
+			checks[hc.Name] = ck
+			mu.Unlock()
+		}()
+	}
 	wg.Wait()
 	status, code := "ok", 200
 	for _, ck := range checks {
+		// An optional dependency that is down shows in its check only:
+		// SDKs read status "ok" as "serving", which is still true.
 		if ck.Required && ck.Status != "ok" {
-			status, code = "degraded", 503
+			status, code = "unavailable", 503
 		}
 	}
 	writeJSON(c, code, map[string]any{

@@ -34,6 +34,18 @@ func (s *Server) registerRoutes(e *gin.Engine) {
 		{[]string{get}, "/schema/tables", "tables and views of the client database", s.schemaTables},
 		{[]string{get}, "/schema/columns", "columns, filtered by table_name and table_schema", s.schemaColumns},
 		{[]string{get}, "/schema/constraints", "constraints, filtered by table_name and table_schema", s.schemaConstraints},
+		{[]string{get}, "/schema/clients", "names of the registered clients", s.clientNames},
+		{[]string{get}, "/clients", "names of the registered clients", s.clientNames},
+
+		{[]string{get}, "/admin/clients", "the client registry: source, state, failures (URIs redacted)", s.adminListClients},
+		{[]string{post}, "/admin/clients", "create a database client", s.adminCreateClient},
+		{[]string{"PATCH"}, "/admin/clients/:name", "change a client's URI, state or metadata", s.adminPatchClient},
+		{[]string{del}, "/admin/clients/:name", "soft-delete a database client", s.adminDeleteClient},
+		{[]string{put}, "/admin/clients/:name/freeze", "freeze (503 client_frozen) or thaw a client", s.adminFreezeClient},
+		{[]string{get}, "/admin/pools", "connection pool statistics per client", s.adminPools},
+		{[]string{get}, "/admin/routes", "wildcard host routes", s.adminListRoutes},
+		{[]string{put}, "/admin/routes/:key", "create or replace a wildcard host route", s.adminPutRoute},
+		{[]string{del}, "/admin/routes/:key", "delete a wildcard host route", s.adminDeleteRoute},
 	}
 	for _, r := range s.routes {
 		for _, m := range r.Methods {

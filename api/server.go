@@ -4,6 +4,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/gin-gonic/gin"
@@ -19,6 +20,8 @@ type Clients interface {
 	Lookup(name string) (*postgres.DB, error)
 	Names() []string
 	Stats() []registry.PoolStat
+	clientResolver // direct URIs and wildcard hosts (client.go)
+	clientAdmin    // the admin routes (admin_clients.go)
 }
 
 // Options configures the HTTP layer.
@@ -26,6 +29,17 @@ type Options struct {
 	Version        string
 	BodyLimitBytes int64
 	Limits         gateway.Limits
+	// Checks are the dependencies /health reports besides the client
+	// databases (Temporal, the logging database, Redis).
+	Checks []HealthCheck
+}
+
+// HealthCheck is one dependency in /health. A failing Required check turns
+// the answer into 503; an optional one only shows as down.
+type HealthCheck struct {
+	Name     string
+	Required bool
+	Check    func(ctx context.Context) error
 }
 
 // Server holds what handlers need. It is safe for concurrent use.

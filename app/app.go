@@ -14,12 +14,16 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
 	"github.com/athena-gateway/athena/api"
+	"github.com/athena-gateway/athena/cache"
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/orchestration"
 	"github.com/athena-gateway/athena/registry"
 )
 
@@ -37,7 +41,7 @@ type Params struct {
 func Core(p Params) fx.Option {
 	return fx.Module("core",
 		fx.Supply(p.Config, p.Logger),
-		fx.Provide(newRegistry),
+		fx.Provide(newRegistry, newRedis),
 	)
 }
 
@@ -47,15 +51,36 @@ func newRegistry(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) *registry
 	return r
 }
 
+// newRedis opens the optional Redis client; nil when redis.url is empty.
+func newRedis(lc fx.Lifecycle, cfg config.Config) (*redis.Client, error) {
+	if cfg.Redis.URL == "" {
+		return nil, nil
+	}
+	c, err := cache.NewRedis(cfg.Redis.URL)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(c.Close))
+	return c, nil
+}
+
 // Gateway serves the HTTP API.
 func Gateway(version string) fx.Option {
 	return fx.Module("gateway",
 		fx.Provide(
-			func(reg *registry.Registry, cfg config.Config, log *slog.Logger) *gin.Engine {
+			func(reg *registry.Registry, tc client.Client, rc *redis.Client, cfg config.Config, log *slog.Logger) *gin.Engine {
 				lim := gateway.DefaultLimits()
 				lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
 				lim.MaxLimit = cfg.Gateway.MaxLimit
-				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim}, log)
+				checks := []api.HealthCheck{
+					// Not required: the synchronous routes work without Temporal.
+					{Name: "temporal", Check: func(ctx context.Context) error { return orchestration.CheckHealth(ctx, tc) }},
+				}
+				if rc != nil {
+					// Optional: without Redis the cache is process-local.
+					checks = append(checks, api.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return cache.Ping(ctx, rc) }})
+				}
+				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks}, log)
 			},
 			newHTTPServer,
 		),
@@ -98,10 +123,12 @@ func newHTTPServer(lc fx.Lifecycle, cfg config.Config, engine *gin.Engine, log *
 	return srv
 }
 
-// Serve is the `athena serve` role: the HTTP gateway only.
+// Serve is the `athena serve` role: the HTTP gateway only. It holds a lazy
+// Temporal client (for deferred work and health) but runs no worker.
 func Serve(p Params) fx.Option {
 	return fx.Options(
 		Core(p),
+		TemporalClient(),
 		Gateway(p.Version),
 		fx.StopTimeout(p.Config.API.ShutdownTimeout+5*time.Second),
 		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),

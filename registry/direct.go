@@ -1,0 +1,246 @@
+package registry
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/postgres"
+)
+
+// directConnectTimeout bounds connecting to a direct URI: a URI that points
+// at something that is not PostgreSQL (or at nothing) answers 503 quickly
+// instead of holding the request.
+const directConnectTimeout = 3 * time.Second
+
+// Direct returns a pool for a direct-URI header value (spec §1.1), creating
+// it on first use. Pools are keyed on the full normalised URI, kept in a
+// bounded LRU (control_plane.direct_uri_max_pools) and closed after
+// direct_uri_idle_timeout unused. A new pool must answer a ping before it
+// is cached, so a bad URI is not kept and fails within the connect timeout:
+// 400 invalid_client for an unusable URI, 503 backend_unavailable when
+// nothing PostgreSQL answers, or the server's own error (e.g. bad
+// password). Errors and logs never contain the password.
+func (r *Registry) Direct(ctx context.Context, raw string) (*postgres.DB, DirectURI, error) {
+	d, err := ParseDirectURI(raw)
+	if err != nil {
+		return nil, d, err
+	}
+	if r.closed.Load() {
+		return nil, d, errShuttingDown()
+	}
+	db, err := r.direct.get(ctx, d)
+	return db, d, err
+}
+
+// openDirect creates and pings a direct-URI pool.
+func (r *Registry) openDirect(ctx context.Context, d DirectURI) (*postgres.DB, error) {
+	c := config.Client{URI: d.URI}
+	pc, err := r.poolConfig(c, "athena")
+	if err != nil {
+		return nil, gateway.Errorf(gateway.CodeInvalidClient, "direct database URI cannot be parsed")
+	}
+	if pc.ConnConfig.ConnectTimeout <= 0 || pc.ConnConfig.ConnectTimeout > directConnectTimeout {
+		pc.ConnConfig.ConnectTimeout = directConnectTimeout
+	}
+	pc.MinConns = 0
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, gateway.Errorf(gateway.CodeInvalidClient, "direct database URI cannot be used")
+	}
+	pctx, cancel := context.WithTimeout(ctx, directConnectTimeout+time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		ge := postgres.MapError(err)
+		if ge.Code == gateway.CodeInternal || ge.Code == gateway.CodeStatementTimeout {
+			// A deadline or an unexpected protocol answer: whatever is at
+			// that address did not behave like PostgreSQL.
+			ge = &gateway.Error{Code: gateway.CodeBackendUnavailable, Message: "database unavailable",
+				Detail: "the database named by the direct URI did not answer", RetryAfter: 5}
+		}
+		cp := *ge
+		cp.Detail = redactText(cp.Detail)
+		r.log.Warn("direct database URI unusable", "uri", d.Redacted, "code", cp.Code)
+		return nil, &cp
+	}
+	r.log.Info("direct-URI pool created", "uri", d.Redacted, "max_conns", pc.MaxConns)
+	return postgres.New(pool, r.dbOptions(c)), nil
+}
+
+// directCache is a bounded LRU of direct-URI pools.
+type directCache struct {
+	max       int
+	idle      time.Duration
+	open      func(context.Context, DirectURI) (*postgres.DB, error)
+	closePool func(*pgxpool.Pool) // closes in the background
+
+	mu     sync.Mutex
+	items  map[string]*directPool
+	lru    list.List // of *directPool, most recently used first
+	closed bool
+}
+
+type directPool struct {
+	uri      DirectURI
+	elem     *list.Element
+	ready    chan struct{} // closed once db/err are set
+	db       *postgres.DB
+	err      error
+	lastUsed time.Time // guarded by directCache.mu
+}
+
+func newDirectCache(max int, idle time.Duration, open func(context.Context, DirectURI) (*postgres.DB, error), closeFn func(*pgxpool.Pool)) *directCache {
+	return &directCache{max: max, idle: idle, open: open, closePool: closeFn, items: map[string]*directPool{}}
+}
+
+func (c *directCache) get(ctx context.Context, d DirectURI) (*postgres.DB, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errShuttingDown()
+	}
+	p := c.items[d.URI]
+	if p != nil {
+		c.lru.MoveToFront(p.elem)
+		p.lastUsed = time.Now()
+		c.mu.Unlock()
+		select {
+		case <-p.ready:
+			return p.db, p.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	p = &directPool{uri: d, ready: make(chan struct{}), lastUsed: time.Now()}
+	p.elem = c.lru.PushFront(p)
+	c.items[d.URI] = p
+	evicted := c.evictLocked()
+	c.mu.Unlock()
+	c.closeAll(evicted)
+
+	db, err := c.open(ctx, d)
+	c.mu.Lock()
+	p.db, p.err = db, err
+	stale := c.closed || c.items[d.URI] != p // closed or evicted meanwhile
+	if err != nil && c.items[d.URI] == p {
+		c.removeLocked(p) // not cached: the next request tries again
+	}
+	c.mu.Unlock()
+	close(p.ready)
+	if stale && db != nil {
+		c.closePool(db.Pool()) // the caller may still use it: Close waits for it
+	}
+	return db, err
+}
+
+// evictLocked removes least recently used ready pools beyond max.
+func (c *directCache) evictLocked() []*directPool {
+	var out []*directPool
+	for e := c.lru.Back(); e != nil && len(c.items) > c.max; {
+		p := e.Value.(*directPool)
+		e = e.Prev()
+		select {
+		case <-p.ready:
+			c.removeLocked(p)
+			out = append(out, p)
+		default: // still opening; its opener owns it
+		}
+	}
+	return out
+}
+
+func (c *directCache) removeLocked(p *directPool) {
+	c.lru.Remove(p.elem)
+	delete(c.items, p.uri.URI)
+}
+
+func (c *directCache) closeAll(ps []*directPool) {
+	for _, p := range ps {
+		if p.db != nil {
+			c.closePool(p.db.Pool())
+		}
+	}
+}
+
+// janitor closes pools idle longer than c.idle until ctx ends.
+func (c *directCache) janitor(ctx context.Context) {
+	every := max(c.idle/4, 10*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.closeAll(c.expire(time.Now()))
+		}
+	}
+}
+
+// expire removes ready pools unused since now-idle and not in use.
+func (c *directCache) expire(now time.Time) []*directPool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*directPool
+	for e := c.lru.Back(); e != nil; {
+		p := e.Value.(*directPool)
+		e = e.Prev()
+		if now.Sub(p.lastUsed) < c.idle {
+			break // the rest were used more recently
+		}
+		select {
+		case <-p.ready:
+		default:
+			continue
+		}
+		if p.db != nil && p.db.Pool().Stat().AcquiredConns() > 0 {
+			continue // a long query is still running
+		}
+		c.removeLocked(p)
+		out = append(out, p)
+	}
+	return out
+}
+
+// shutdown closes every pool; later gets answer 503.
+func (c *directCache) shutdown() {
+	c.mu.Lock()
+	c.closed = true
+	var all []*directPool
+	for e := c.lru.Front(); e != nil; e = e.Next() {
+		p := e.Value.(*directPool)
+		select {
+		case <-p.ready:
+			all = append(all, p)
+		default: // its opener sees closed and closes it
+		}
+	}
+	c.items = map[string]*directPool{}
+	c.lru.Init()
+	c.mu.Unlock()
+	c.closeAll(all)
+}
+
+func (c *directCache) stats() []PoolStat {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]PoolStat, 0, len(c.items))
+	for e := c.lru.Front(); e != nil; e = e.Next() {
+		p := e.Value.(*directPool)
+		select {
+		case <-p.ready:
+		default:
+			continue
+		}
+		if p.db != nil {
+			out = append(out, poolStat(p.uri.Redacted, "direct", p.db.Pool()))
+		}
+	}
+	return out
+}
