@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
@@ -65,7 +66,11 @@ func newControlPlaneHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(reg.Close)
 	h.reg = reg
-	h.engine = New(reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits()}, log)
+	// Admin routes need the admin key; h.do sends it.
+	h.adminKey = testAdminKey
+	a := auth.New(nil, auth.Options{AdminKey: testAdminKey})
+	t.Cleanup(a.Close)
+	h.engine = New(reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Auth: AuthDeps{Auth: a}}, log)
 	return h
 }
 

@@ -57,7 +57,10 @@ type harness struct {
 	engine *gin.Engine
 	reg    *registry.Registry
 	schema string
+	// adminKey, when set, is sent as X-Athena-Admin-Key on every request.
+	adminKey string
 }
+
 
 // newHarness makes a fresh schema with the fixture tables and an engine
 // whose client "test" has that schema on its search_path, plus a client
@@ -143,6 +146,9 @@ func (h *harness) do(method, path, client, body string, headers ...string) respo
 		req.Header.Set("X-Athena-Client", client)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if h.adminKey != "" {
+		req.Header.Set("X-Athena-Admin-Key", h.adminKey)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}

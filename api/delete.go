@@ -9,9 +9,8 @@ import (
 // delete serves DELETE|POST /gateway/delete (spec §3.5).
 func (s *Server) delete(c *gin.Context) {
 	const op = "delete"
-	db, _, err := s.clientDB(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
+	res, p, ok := s.begin(c, op)
+	if !ok {
 		return
 	}
 	body, err := s.readBody(c)
@@ -24,14 +23,17 @@ func (s *Server) delete(c *gin.Context) {
 		writeError(c, s.log, op, err)
 		return
 	}
-	res, err := db.Delete(c.Request.Context(), req)
+	if !s.allowTable(c, p, op, req.Table) {
+		return
+	}
+	out, err := res.DB.Delete(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, s.log, op, err)
 		return
 	}
 	newSuccess("Data deleted successfully").
-		raw("data", res.Rows).
-		int("count", res.Affected).
-		int("affected_rows", res.Affected).
+		raw("data", out.Rows).
+		int("count", out.Affected).
+		int("affected_rows", out.Affected).
 		send(c, 200)
 }

@@ -15,9 +15,8 @@ import (
 // fetch serves POST /gateway/fetch and /gateway/data (spec §3.2).
 func (s *Server) fetch(c *gin.Context) {
 	const op = "fetch"
-	db, client, err := s.clientDB(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
+	res, p, ok := s.begin(c, op)
+	if !ok {
 		return
 	}
 	body, err := s.readBody(c)
@@ -30,24 +29,27 @@ func (s *Server) fetch(c *gin.Context) {
 		writeError(c, s.log, op, err)
 		return
 	}
-	res, err := db.Fetch(c.Request.Context(), req)
+	if !s.allowTable(c, p, op, req.Table) {
+		return
+	}
+	out, err := res.DB.Fetch(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, s.log, op, err)
 		return
 	}
 	var grouped []gateway.Group
 	if req.Post != nil {
-		if grouped, err = postProcess(res.Rows, *req.Post); err != nil {
+		if grouped, err = postProcess(out.Rows, *req.Post); err != nil {
 			writeError(c, s.log, op, err)
 			return
 		}
 	}
-	n := countRows(res.Rows)
+	n := countRows(out.Rows)
 	w := newSuccess("Fetched "+strconv.FormatInt(n, 10)+" rows").
-		raw("data", res.Rows).
-		str("cache_key", cacheKey(client, body))
-	if res.Count != nil {
-		w = w.int("count", *res.Count)
+		raw("data", out.Rows).
+		str("cache_key", cacheKey(res.Scope, body))
+	if out.Count != nil {
+		w = w.int("count", *out.Count)
 	}
 	if req.Post != nil {
 		w = w.value("post_processing", map[string]any{"grouped": grouped})

@@ -10,9 +10,8 @@ import (
 // single row, a bulk array, or an upsert.
 func (s *Server) insert(c *gin.Context) {
 	const op = "insert"
-	db, _, err := s.clientDB(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
+	res, p, ok := s.begin(c, op)
+	if !ok {
 		return
 	}
 	body, err := s.readBody(c)
@@ -25,13 +24,16 @@ func (s *Server) insert(c *gin.Context) {
 		writeError(c, s.log, op, err)
 		return
 	}
-	res, err := db.Insert(c.Request.Context(), req)
+	if !s.allowTable(c, p, op, req.Table) {
+		return
+	}
+	out, err := res.DB.Insert(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, s.log, op, err)
 		return
 	}
 	newSuccess("Data inserted successfully").
-		raw("data", res.Rows).
-		int("count", res.Affected).
+		raw("data", out.Rows).
+		int("count", out.Affected).
 		send(c, 201)
 }

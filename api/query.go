@@ -3,6 +3,7 @@ package api
 import (
 	"github.com/gin-gonic/gin"
 
+	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/gateway"
 )
 
@@ -16,9 +17,8 @@ type queryMeta struct {
 // query serves POST /gateway/query, /gateway/sql and /query/sql.
 func (s *Server) query(c *gin.Context) {
 	const op = "query"
-	db, _, err := s.clientDB(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
+	res, p, ok := s.begin(c, op)
+	if !ok {
 		return
 	}
 	body, err := s.readBody(c)
@@ -31,17 +31,20 @@ func (s *Server) query(c *gin.Context) {
 		writeError(c, s.log, op, err)
 		return
 	}
-	res, err := db.Query(c.Request.Context(), req)
+	if !s.authorize(c, p, auth.RightQuery) {
+		return
+	}
+	out, err := res.DB.Query(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, s.log, op, err)
 		return
 	}
-	rows := res.Rows
+	rows := out.Rows
 	if rows == nil {
 		rows = []map[string]any{}
 	}
 	newSuccess("Query executed").
 		value("data", rows).
-		value("meta", queryMeta{ReturnedRowCount: len(rows), RowsAffected: res.RowsAffected, StatementCount: res.StatementCount}).
+		value("meta", queryMeta{ReturnedRowCount: len(rows), RowsAffected: out.RowsAffected, StatementCount: out.StatementCount}).
 		send(c, 200)
 }

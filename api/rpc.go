@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
 )
@@ -14,9 +15,8 @@ import (
 // rpc serves POST /gateway/rpc (spec §3.7).
 func (s *Server) rpc(c *gin.Context) {
 	const op = "rpc"
-	db, _, err := s.clientDB(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
+	res, p, ok := s.begin(c, op)
+	if !ok {
 		return
 	}
 	body, err := s.readBody(c)
@@ -29,16 +29,18 @@ func (s *Server) rpc(c *gin.Context) {
 		writeError(c, s.log, op, err)
 		return
 	}
-	s.callRPC(c, db, req)
+	if !s.authorize(c, p, auth.RightRPC) {
+		return
+	}
+	s.callRPC(c, res.DB, req)
 }
 
 // rpcPath serves GET|POST /rpc/{function}: arguments and filters come from
 // the query string; a POST body, when present, is an object of arguments.
 func (s *Server) rpcPath(c *gin.Context) {
 	const op = "rpc"
-	db, _, err := s.clientDB(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
+	res, p, ok := s.begin(c, op)
+	if !ok {
 		return
 	}
 	req, err := gateway.RPCFromQuery(c.Param("function"), c.Request.URL.Query(), s.opts.Limits)
@@ -70,7 +72,10 @@ func (s *Server) rpcPath(c *gin.Context) {
 			}
 		}
 	}
-	s.callRPC(c, db, req)
+	if !s.authorize(c, p, auth.RightRPC) {
+		return
+	}
+	s.callRPC(c, res.DB, req)
 }
 
 func decodeArgs(body []byte) (map[string]any, error) {

@@ -5,17 +5,18 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/gateway"
 )
 
 // schemaTables serves GET /schema/tables.
 func (s *Server) schemaTables(c *gin.Context) {
 	const op = "schema"
-	db, _, err := s.clientDB(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
+	res, p, ok := s.begin(c, op)
+	if !ok || !s.authorize(c, p, auth.RightManagementRead) {
 		return
 	}
+	db := res.DB
 	tables, err := db.Tables(c.Request.Context())
 	if err != nil {
 		writeError(c, s.log, op, err)
@@ -27,11 +28,11 @@ func (s *Server) schemaTables(c *gin.Context) {
 // schemaColumns serves GET /schema/columns?table_name=&table_schema=.
 func (s *Server) schemaColumns(c *gin.Context) {
 	const op = "schema"
-	db, _, err := s.clientDB(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
+	res, p, ok := s.begin(c, op)
+	if !ok || !s.authorize(c, p, auth.RightManagementRead) {
 		return
 	}
+	db := res.DB
 	schema, table, err := schemaFilter(c)
 	if err != nil {
 		writeError(c, s.log, op, err)
@@ -48,11 +49,11 @@ func (s *Server) schemaColumns(c *gin.Context) {
 // schemaConstraints serves GET /schema/constraints?table_name=&table_schema=.
 func (s *Server) schemaConstraints(c *gin.Context) {
 	const op = "schema"
-	db, _, err := s.clientDB(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
+	res, p, ok := s.begin(c, op)
+	if !ok || !s.authorize(c, p, auth.RightManagementRead) {
 		return
 	}
+	db := res.DB
 	schema, table, err := schemaFilter(c)
 	if err != nil {
 		writeError(c, s.log, op, err)

@@ -32,6 +32,8 @@ type Options struct {
 	// Checks are the dependencies /health reports besides the client
 	// databases (Temporal, the logging database, Redis).
 	Checks []HealthCheck
+	// Auth is the API-key machinery; zero means keys are not configured.
+	Auth AuthDeps
 }
 
 // HealthCheck is one dependency in /health. A failing Required check turns
@@ -48,6 +50,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	routes  []route
+	*keyAuth
 }
 
 // New builds the gin engine with every route and middleware registered.
@@ -55,7 +58,7 @@ func New(clients Clients, opts Options, log *slog.Logger) *gin.Engine {
 	if opts.BodyLimitBytes <= 0 {
 		opts.BodyLimitBytes = 10 << 20
 	}
-	s := &Server{clients: clients, opts: opts, log: log}
+	s := &Server{clients: clients, opts: opts, log: log, keyAuth: newKeyAuth(opts.Auth, log)}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true

@@ -11,9 +11,8 @@ import (
 // update serves POST /gateway/update (spec §3.4).
 func (s *Server) update(c *gin.Context) {
 	const op = "update"
-	db, _, err := s.clientDB(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
+	res, p, ok := s.begin(c, op)
+	if !ok {
 		return
 	}
 	body, err := s.readBody(c)
@@ -29,15 +28,18 @@ func (s *Server) update(c *gin.Context) {
 	if h := stripNullsHeader(c); h != nil && !bodyHasKey(body, "strip_nulls") {
 		req.StripNulls = *h
 	}
-	res, err := db.Update(c.Request.Context(), req)
+	if !s.allowTable(c, p, op, req.Table) {
+		return
+	}
+	out, err := res.DB.Update(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, s.log, op, err)
 		return
 	}
 	newSuccess("Data updated successfully").
-		raw("data", res.Rows).
-		int("count", res.Affected).
-		int("affected_rows", res.Affected).
+		raw("data", out.Rows).
+		int("count", out.Affected).
+		int("affected_rows", out.Affected).
 		send(c, 200)
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -20,10 +21,12 @@ import (
 	"go.uber.org/fx/fxevent"
 
 	"github.com/athena-gateway/athena/api"
+	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/cache"
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/orchestration"
+	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/registry"
 )
 
@@ -41,14 +44,33 @@ type Params struct {
 func Core(p Params) fx.Option {
 	return fx.Module("core",
 		fx.Supply(p.Config, p.Logger),
-		fx.Provide(newRegistry, newRedis),
+		fx.Provide(newRegistry, newRedis, newAuth),
 	)
 }
 
+// newRegistry builds the client registry. Start migrates the logging
+// database (migrate_on_start), syncs the file clients into it, loads the
+// database clients and starts the LISTEN/poll loops; it never blocks past
+// the start deadline, and a down logging database only logs and retries.
 func newRegistry(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) *registry.Registry {
 	r := registry.New(cfg, log)
-	lc.Append(fx.StopHook(r.Close))
+	lc.Append(fx.Hook{OnStart: r.Start, OnStop: func(context.Context) error { r.Close(); return nil }}) // stop hook name: newRegistry
 	return r
+}
+
+// newAuth builds the API-key authenticator over the logging database (nil
+// store when the control plane is off: gateway routes run anonymously and
+// only the admin key is recognised).
+func newAuth(lc fx.Lifecycle, reg *registry.Registry, log *slog.Logger) api.AuthDeps {
+	var store auth.Store
+	var keys *postgres.KeyStore
+	if pool := reg.ControlPlane(); pool != nil {
+		keys = postgres.NewKeyStore(pool)
+		store = keys
+	}
+	a := auth.New(store, auth.Options{AdminKey: auth.AdminKeyFromEnv(os.Getenv), Logger: log.With("component", "auth")})
+	lc.Append(fx.StopHook(a.Close))
+	return api.AuthDeps{Auth: a, Keys: keys}
 }
 
 // newRedis opens the optional Redis client; nil when redis.url is empty.
@@ -68,7 +90,7 @@ func newRedis(lc fx.Lifecycle, cfg config.Config) (*redis.Client, error) {
 func Gateway(version string) fx.Option {
 	return fx.Module("gateway",
 		fx.Provide(
-			func(reg *registry.Registry, tc client.Client, rc *redis.Client, cfg config.Config, log *slog.Logger) *gin.Engine {
+			func(reg *registry.Registry, authDeps api.AuthDeps, tc client.Client, rc *redis.Client, cfg config.Config, log *slog.Logger) *gin.Engine {
 				lim := gateway.DefaultLimits()
 				lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
 				lim.MaxLimit = cfg.Gateway.MaxLimit
@@ -76,11 +98,15 @@ func Gateway(version string) fx.Option {
 					// Not required: the synchronous routes work without Temporal.
 					{Name: "temporal", Check: func(ctx context.Context) error { return orchestration.CheckHealth(ctx, tc) }},
 				}
+				if pool := reg.ControlPlane(); pool != nil {
+					// Required: API keys and the registry live there.
+					checks = append(checks, api.HealthCheck{Name: "logging_database", Required: true, Check: pool.Ping})
+				}
 				if rc != nil {
 					// Optional: without Redis the cache is process-local.
 					checks = append(checks, api.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return cache.Ping(ctx, rc) }})
 				}
-				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks}, log)
+				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps}, log)
 			},
 			newHTTPServer,
 		),

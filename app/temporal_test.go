@@ -112,7 +112,7 @@ func TestDevRoleShutdownOrder(t *testing.T) {
 	httpAt := rec.index(t, "newHTTPServer")
 	workerAt := rec.index(t, "newTemporalWorker")
 	clientAt := rec.index(t, "sdk/client.Client.Close")
-	registryAt := rec.index(t, "Registry).Close")
+	registryAt := rec.index(t, "newRegistry")
 	if !(httpAt < workerAt && workerAt < clientAt && workerAt < registryAt) {
 		t.Errorf("stop order %q: want the HTTP server, then the worker, then the client and the pools", rec.names)
 	}

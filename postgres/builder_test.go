@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/puddle/v2"
+
 	"github.com/athena-gateway/athena/gateway"
 )
 
@@ -181,6 +183,10 @@ func TestMapErrorPassThrough(t *testing.T) {
 	}
 	if got := MapError(errPoolExhausted); got.Code != gateway.CodePoolExhausted || got.RetryAfter != 1 {
 		t.Fatalf("got %+v", got)
+	}
+	// A pool the registry replaced mid-request: retryable, not a 500.
+	if got := MapError(fmt.Errorf("acquire: %w", puddle.ErrClosedPool)); got.Code != gateway.CodeBackendUnavailable || got.RetryAfter == 0 {
+		t.Fatalf("closed pool: got %+v", got)
 	}
 }
 

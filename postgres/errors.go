@@ -10,6 +10,7 @@ import (
 
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
 )
 
 // Retry-After values (seconds) for transient 503 answers.
@@ -46,6 +47,16 @@ func MapError(err error) *gateway.Error {
 			Message:    "database connection pool exhausted",
 			Detail:     "no database connection became free in time; retry shortly",
 			RetryAfter: retryPoolExhausted,
+		}
+	}
+	if errors.Is(err, puddle.ErrClosedPool) {
+		// The registry closed this pool (the client's URI changed, or it was
+		// deleted) while the request held it: a retry gets the new pool.
+		return &gateway.Error{
+			Code:       gateway.CodeBackendUnavailable,
+			Message:    "database unavailable",
+			Detail:     "the client's connection pool was replaced; retry",
+			RetryAfter: 1,
 		}
 	}
 	if errors.Is(err, context.Canceled) {

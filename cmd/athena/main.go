@@ -47,6 +47,7 @@ commands:
   dev       run the all-in-one dev stack (local PostgreSQL + demo client + gateway
             + worker + embedded Temporal server and UI)
   migrate   apply the logging database's migrations
+  keys      create, list or revoke API keys (keys create|list|revoke)
   version   print the version
 
 Run "athena <command> -h" for the command's flags.
@@ -63,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "worker":
 		return worker(args[1:], stderr)
+	case "keys":
+		return keysCommand(args[1:], stdout, stderr)
 	case "migrate":
 		return migrateCommand(args[1:], stdout, stderr)
 	case "dev":
