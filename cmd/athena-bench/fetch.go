@@ -18,7 +18,7 @@ import (
 )
 
 // fetchSQL is the one read every scenario performs, by hand in a) and b)
-// and through Athena's fetch in c).
+// and through Athena's fetch in c) and d).
 const fetchSQL = `select id, name, price, tags, created_at from athena_bench.items where id = $1`
 
 // request makes one request (or query) for a worker; load calls it in a
@@ -91,7 +91,7 @@ func floorFetch(client *http.Client, baseURL string) request {
 		id := r.rowID(itemRows)
 		body := strconv.AppendInt(append(make([]byte, 0, 32), `{"id":`...), id, 10)
 		body = append(body, '}')
-		status, resp, err := send(ctx, client, http.MethodPost, url, body)
+		status, resp, err := send(ctx, client, http.MethodPost, url, "", body)
 		if err != nil {
 			return err
 		}
@@ -109,12 +109,13 @@ func floorFetch(client *http.Client, baseURL string) request {
 }
 
 // athenaFetch drives POST /gateway/fetch for the same row and checks the
-// envelope holds exactly that row.
-func athenaFetch(client *http.Client, baseURL string) request {
+// envelope holds exactly that row. A non-empty key is sent as X-Athena-Key
+// (scenario d); c) sends none.
+func athenaFetch(client *http.Client, baseURL, key string) request {
 	url := baseURL + "/gateway/fetch"
 	return func(ctx context.Context, r workerRand) error {
 		id := r.rowID(itemRows)
-		status, resp, err := send(ctx, client, http.MethodPost, url, athenaFetchBody(id))
+		status, resp, err := send(ctx, client, http.MethodPost, url, key, athenaFetchBody(id))
 		if err != nil {
 			return err
 		}
@@ -144,15 +145,19 @@ func athenaFetchBody(id int64) []byte {
 // benchClient is the X-Athena-Client name the engine knows the database by.
 const benchClient = "bench"
 
-// send makes one request and reads the whole response. Both HTTP scenarios
-// use it, so the client-side cost is the same for the floor and Athena.
-func send(ctx context.Context, client *http.Client, method, url string, body []byte) (int, []byte, error) {
+// send makes one request and reads the whole response. Every HTTP scenario
+// uses it, so the client-side cost is the same for the floor and Athena. A
+// non-empty key goes in X-Athena-Key.
+func send(ctx context.Context, client *http.Client, method, url, key string, body []byte) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Athena-Client", benchClient)
+	if key != "" {
+		req.Header.Set("X-Athena-Key", key)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s %s: %w", method, url, err)

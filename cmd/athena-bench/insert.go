@@ -133,7 +133,7 @@ func singleBatches(rows int) []batch {
 
 // put sends one insert; the envelope's count must match the rows sent.
 func (b insertBench) put(ctx context.Context, bt batch) error {
-	status, resp, err := send(ctx, b.client, http.MethodPut, b.url+"/gateway/insert", bt.body)
+	status, resp, err := send(ctx, b.client, http.MethodPut, b.url+"/gateway/insert", "", bt.body)
 	if err != nil {
 		return err
 	}

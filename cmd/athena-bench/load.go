@@ -41,6 +41,20 @@ const expectedLatency = 25 * time.Microsecond
 // passed (or ctx ends) and reports throughput and latency percentiles.
 // Failed requests count as errors and are left out of the latencies.
 func load(ctx context.Context, concurrency int, duration time.Duration, do func(context.Context, workerRand) error) result {
+	return summarize(loadSample(ctx, concurrency, duration, 0, do))
+}
+
+// sample is the raw outcome of one load run; samples of one scenario taken
+// at different times merge into one result (see summarize).
+type sample struct {
+	stats   []workerStats
+	elapsed time.Duration
+}
+
+// loadSample is load without the summary. Worker i's random source is
+// seeded from seedBase+i, so slices of one interleaved run (different
+// seedBase) do not replay the same row sequence.
+func loadSample(ctx context.Context, concurrency int, duration time.Duration, seedBase uint64, do func(context.Context, workerRand) error) sample {
 	perWorker := int(duration/expectedLatency)/concurrency + 1
 	stats := make([]workerStats, concurrency)
 	for i := range stats {
@@ -73,31 +87,38 @@ func load(ctx context.Context, concurrency int, duration time.Duration, do func(
 				}
 				st.latencies = append(st.latencies, time.Since(t0))
 			}
-		}(&stats[i], uint64(i)+1)
+		}(&stats[i], seedBase+uint64(i)+1)
 	}
 	wg.Wait()
-	return summarize(stats, time.Since(start))
+	return sample{stats: stats, elapsed: time.Since(start)}
 }
 
-// summarize merges the workers' latencies and sorts them once, at the end.
-func summarize(stats []workerStats, elapsed time.Duration) result {
+// summarize merges the workers' latencies of every sample and sorts them
+// once, at the end. Throughput is all requests over the summed elapsed
+// times, so gaps between samples do not count.
+func summarize(samples ...sample) result {
 	n := 0
-	for _, s := range stats {
-		n += len(s.latencies)
+	var res result
+	for _, sm := range samples {
+		res.Elapsed += sm.elapsed
+		for _, s := range sm.stats {
+			n += len(s.latencies)
+		}
 	}
 	all := make([]time.Duration, 0, n)
-	res := result{Elapsed: elapsed}
-	for _, s := range stats {
-		all = append(all, s.latencies...)
-		res.Errors += s.errors
-		if res.FirstErr == "" && s.firstErr != nil {
-			res.FirstErr = s.firstErr.Error()
+	for _, sm := range samples {
+		for _, s := range sm.stats {
+			all = append(all, s.latencies...)
+			res.Errors += s.errors
+			if res.FirstErr == "" && s.firstErr != nil {
+				res.FirstErr = s.firstErr.Error()
+			}
 		}
 	}
 	slices.Sort(all)
 	res.Requests = int64(len(all))
-	if elapsed > 0 {
-		res.RPS = float64(res.Requests) / elapsed.Seconds()
+	if res.Elapsed > 0 {
+		res.RPS = float64(res.Requests) / res.Elapsed.Seconds()
 	}
 	res.P50 = percentile(all, 50)
 	res.P99 = percentile(all, 99)

@@ -1,20 +1,25 @@
 // Command athena-bench is what `make bench` runs. In one process, against
-// one PostgreSQL table, it reads the same row three ways:
+// one PostgreSQL table, it reads the same row four ways:
 //
 //	a) direct pgx: the query alone, no HTTP;
 //	b) the floor: a bare gin + pgx handler doing that query behind HTTP + JSON;
-//	c) Athena: POST /gateway/fetch through the full engine from api.New;
+//	c) Athena: POST /gateway/fetch through the full engine from api.New,
+//	   without API keys;
+//	d) Athena + API key: the same request with X-Athena-Key, to a second
+//	   engine over the same registry whose key enforcement is on;
 //
 // at each -concurrency level for -duration, and prints requests/s, p50 and
-// p99 with the ratios c/b and b/a. It then times one bulk PUT
-// /gateway/insert of -insert-rows rows against the same rows sent one by
-// one. Everything runs on loopback.
+// p99 with the ratios c/b, b/a and d/c. c) and d) run interleaved (c d d c,
+// half the duration each) so drift and noise weigh on both alike. It then
+// times one bulk PUT /gateway/insert of -insert-rows rows against the same
+// rows sent one by one. Everything runs on loopback.
 //
 // It is a report, not a test: a missed GOAL still exits 0. A failed request
 // exits 1, because numbers measured over failures mean nothing.
 //
 // The database comes from ATHENA_BENCH_DATABASE_URL; the program keeps to
-// its own schema, athena_bench.
+// its own schemas: athena_bench for the data, athena_bench_cp for the API
+// keys of d) (the key it creates is deleted at the end).
 package main
 
 import (
@@ -35,6 +40,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/athena-gateway/athena/api"
+	"github.com/athena-gateway/athena/auth"
 )
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -150,8 +158,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// bench sets up the fixture and both servers, runs every scenario and
-// prints the human report to w.
+// bench sets up the fixture, the key store and the three servers, runs
+// every scenario and prints the human report to w.
 func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (summary, error) {
 	sum := summary{Duration: opts.duration, Warmup: opts.warmup(), PoolConns: opts.poolConns()}
 	pool, err := openPool(ctx, opts.databaseURL, sum.PoolConns)
@@ -168,17 +176,33 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 		return sum, err
 	}
 	defer closeServer(floor, log)
-	engine, reg := athenaEngine(opts.databaseURL, sum.PoolConns, opts.insertRows, log)
-	defer reg.Close()
-	athena, err := serve(engine)
+	ath := newAthena(opts.databaseURL, sum.PoolConns, opts.insertRows, log)
+	defer ath.reg.Close()
+	athena, err := serve(ath.engine(api.AuthDeps{}))
 	if err != nil {
 		return sum, err
 	}
 	defer closeServer(athena, log)
 
+	keys, err := setupKeys(ctx, pool, opts.databaseURL, log)
+	if err != nil {
+		return sum, err
+	}
+	defer keys.close() // after the keyed server below has stopped
+	keyed, err := serve(ath.engine(keys.deps()))
+	if err != nil {
+		return sum, err
+	}
+	defer closeServer(keyed, log)
+	if err := keys.check(ctx, keyed.url); err != nil {
+		return sum, err
+	}
+
 	cc := pool.Config().ConnConfig
 	fmt.Fprintf(w, "athena-bench: %s:%d/%s, %d rows, pools of %d conns, %s per run after %s warm-up, GOMAXPROCS %d\n",
 		cc.Host, cc.Port, cc.Database, itemRows, sum.PoolConns, opts.duration, sum.Warmup, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(w, "d) key %s: client %s, right %s, enforcement on (fail_closed) in schema %s, key cache TTL %s\n",
+		keys.keyID, benchClient, keyRight, controlPlaneSchema, auth.DefaultCacheTTL)
 
 	progress := func(line string) {
 		if opts.progress {
@@ -188,22 +212,26 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 	drivers := map[scenario]func(*http.Client) request{
 		scenarioDirect: func(*http.Client) request { return directFetch(pool) },
 		scenarioFloor:  func(c *http.Client) request { return floorFetch(c, floor.url) },
-		scenarioAthena: func(c *http.Client) request { return athenaFetch(c, athena.url) },
+		scenarioAthena: func(c *http.Client) request { return athenaFetch(c, athena.url, "") },
+		scenarioKeyed:  func(c *http.Client) request { return athenaFetch(c, keyed.url, keys.key) },
 	}
 	for _, n := range opts.levels {
-		for _, sc := range scenarios {
+		for _, sc := range []scenario{scenarioDirect, scenarioFloor} {
 			progress(fmt.Sprintf("running %s, %d clients, %s ...", sc, n, opts.duration))
 			sum.Fetch = append(sum.Fetch, measure(ctx, opts, n, sc, drivers[sc]))
 		}
+		progress(fmt.Sprintf("running %s and %s interleaved (c d d c), %d clients, %s each ...", scenarioAthena, scenarioKeyed, n, opts.duration))
+		sum.Fetch = append(sum.Fetch, measurePair(ctx, opts, n, scenarioAthena, scenarioKeyed, drivers)...)
 	}
 	if err := ctx.Err(); err != nil {
 		return sum, fmt.Errorf("interrupted: %w", err)
 	}
 	sum.Ratios = ratios(sum.Fetch, opts.levels)
 	printFetch(w, sum.Fetch, sum.Ratios)
-	fg := fetchGoal(sum.Ratios)
-	printGoal(w, fg)
-	sum.Goals = append(sum.Goals, fg)
+	for _, g := range fetchGoals(sum.Ratios) {
+		printGoal(w, g)
+		sum.Goals = append(sum.Goals, g)
+	}
 
 	if !opts.skipInsert {
 		client := newHTTPClient(1)
@@ -239,6 +267,41 @@ func measure(ctx context.Context, opts options, clients int, sc scenario, driver
 		res.FirstErr = warm.FirstErr
 	}
 	return fetchRun{Scenario: sc, Clients: clients, result: res}
+}
+
+// measurePair measures two scenarios interleaved at one concurrency: both
+// warm up, then each gets half the duration twice, in the order x y y x, so
+// that drift over the run (thermal, a neighbour's load, autovacuum) weighs
+// on both alike rather than on whichever ran second. Throughput is
+// requests over measured time; the percentiles are over both halves.
+func measurePair(ctx context.Context, opts options, clients int, x, y scenario, drivers map[scenario]func(*http.Client) request) []fetchRun {
+	scs := []scenario{x, y}
+	do := make([]request, len(scs))
+	warm := make([]result, len(scs))
+	for i, sc := range scs {
+		hc := newHTTPClient(clients)
+		defer hc.CloseIdleConnections()
+		do[i] = drivers[sc](hc)
+		warm[i] = load(ctx, clients, opts.warmup(), do[i])
+	}
+	half := opts.duration / 2
+	samples := make([][]sample, len(scs))
+	for slice, i := range []int{0, 1, 1, 0} {
+		// Slice k seeds its workers apart from the warm-up and the other
+		// slices; x and y in the same half read the same rows.
+		seedBase := uint64(slice/2+1) << 32
+		samples[i] = append(samples[i], loadSample(ctx, clients, half, seedBase, do[i]))
+	}
+	out := make([]fetchRun, len(scs))
+	for i, sc := range scs {
+		res := summarize(samples[i]...)
+		res.Errors += warm[i].Errors
+		if res.FirstErr == "" {
+			res.FirstErr = warm[i].FirstErr
+		}
+		out[i] = fetchRun{Scenario: sc, Clients: clients, result: res}
+	}
+	return out
 }
 
 func closeServer(s *server, log *slog.Logger) {

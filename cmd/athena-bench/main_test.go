@@ -46,13 +46,19 @@ func TestRunWholeBench(t *testing.T) {
 
 	for _, want := range []string{
 		"running a) direct pgx, 1 clients, 200ms ...",
-		"running c) athena fetch, 2 clients, 200ms ...",
+		"running c) athena fetch and d) athena fetch + API key interleaved (c d d c), 2 clients, 200ms each ...",
+		"d) key ", "client bench, right athena_bench.items.read, enforcement on (fail_closed)",
 		"scenario", "clients", "req/s", "p50", "p99", "errors",
 		"a) direct pgx", "b) floor gin+pgx", "c) athena fetch",
+		"d) athena fetch + API key       1 ",
+		"d) athena fetch + API key       2 ",
 		"ratios at  1 clients: c/b = ",
 		"ratios at  2 clients: c/b = ",
 		"b/a = ",
+		"API key cost at  1 clients: d/c = ",
+		"API key cost at  2 clients: d/c = ",
 		"GOAL c/b >= 0.80 at 16 clients: SKIP",
+		"GOAL d/c >= 0.95 at 16 clients: SKIP",
 		"insert 50 rows (median of 3)",
 		"speed-up singles/bulk",
 		"GOAL bulk >= 20x singles: ",
@@ -64,6 +70,11 @@ func TestRunWholeBench(t *testing.T) {
 	if strings.Contains(stdout+stderr, "FAILED") {
 		t.Errorf("request errors reported:\n%s\n%s", stdout, stderr)
 	}
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, "d) athena fetch + API key ") && !strings.HasSuffix(line, " 0") {
+			t.Errorf("d) row reports errors: %q", line)
+		}
+	}
 }
 
 func TestRunJSONSummary(t *testing.T) {
@@ -74,13 +85,31 @@ func TestRunJSONSummary(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatalf("stdout is not the JSON summary: %v\n%s", err, stdout)
 	}
-	if len(got.Fetch) != 3 || len(got.Ratios) != 1 || got.Insert != nil || got.FailedTotal != 0 {
-		t.Errorf("got %d fetch runs, %d ratios, insert %v, %d failed; want 3, 1, nil, 0", len(got.Fetch), len(got.Ratios), got.Insert, got.FailedTotal)
+	if len(got.Fetch) != 4 || len(got.Ratios) != 1 || got.Insert != nil || got.FailedTotal != 0 {
+		t.Errorf("got %d fetch runs, %d ratios, insert %v, %d failed; want 4, 1, nil, 0", len(got.Fetch), len(got.Ratios), got.Insert, got.FailedTotal)
 	}
+	var scs []scenario
 	for _, r := range got.Fetch {
+		scs = append(scs, r.Scenario)
 		if r.Requests == 0 || r.Errors != 0 {
 			t.Errorf("%s: got %d requests and %d errors, want some and none", r.Scenario, r.Requests, r.Errors)
 		}
+	}
+	if want := []scenario{scenarioDirect, scenarioFloor, scenarioAthena, scenarioKeyed}; !slices.Equal(scs, want) {
+		t.Errorf("scenarios %q, want %q", scs, want)
+	}
+	if len(got.Ratios) == 1 && got.Ratios[0].DoverC <= 0 {
+		t.Errorf("d_over_c = %v, want > 0", got.Ratios[0].DoverC)
+	}
+	var goals []string
+	for _, g := range got.Goals {
+		goals = append(goals, g.Name+": "+g.Outcome)
+	}
+	if want := []string{"c/b >= 0.80 at 16 clients: SKIP", "d/c >= 0.95 at 16 clients: SKIP"}; !slices.Equal(goals, want) {
+		t.Errorf("goals %q, want %q", goals, want)
+	}
+	if !strings.Contains(stdout, `"d_over_c"`) {
+		t.Errorf("JSON lacks d_over_c:\n%s", stdout)
 	}
 	if !strings.Contains(stderr, "req/s") {
 		t.Errorf("human report should move to stderr with -json; stderr:\n%s", stderr)

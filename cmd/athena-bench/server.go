@@ -69,9 +69,17 @@ func openPool(ctx context.Context, dbURL string, maxConns int32) (*pgxpool.Pool,
 	return pool, nil
 }
 
-// athenaEngine builds the full gateway the way app/ does, with a registry
-// holding the one client "bench". The caller closes the registry.
-func athenaEngine(dbURL string, maxConns int32, insertRows int, log *slog.Logger) (*gin.Engine, *registry.Registry) {
+// athena builds full gateways the way app/ does, over one registry holding
+// the one client "bench". Engines c) and d) share it, so they read through
+// the same pool and differ only in API-key enforcement. The caller closes
+// the registry.
+type athena struct {
+	reg  *registry.Registry
+	opts api.Options
+	log  *slog.Logger
+}
+
+func newAthena(dbURL string, maxConns int32, insertRows int, log *slog.Logger) athena {
 	cfg := config.Default()
 	cfg.Postgres.MaxConns = maxConns
 	cfg.Gateway.MaxInsertRows = max(cfg.Gateway.MaxInsertRows, insertRows)
@@ -81,6 +89,13 @@ func athenaEngine(dbURL string, maxConns int32, insertRows int, log *slog.Logger
 	lim := gateway.DefaultLimits()
 	lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
 	lim.MaxLimit = cfg.Gateway.MaxLimit
-	engine := api.New(reg, api.Options{Version: "bench", BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim}, log)
-	return engine, reg
+	return athena{reg: reg, opts: api.Options{Version: "bench", BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim}, log: log}
+}
+
+// engine builds one gateway; zero deps means no key store (scenario c),
+// as in production without a logging database.
+func (a athena) engine(deps api.AuthDeps) *gin.Engine {
+	opts := a.opts
+	opts.Auth = deps
+	return api.New(a.reg, opts, a.log)
 }
