@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -20,8 +21,33 @@ import (
 // value and invalid UTF-8 is replaced rather than refused.
 var readOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
 
-func newReader(raw []byte) *jsontext.Decoder {
-	return jsontext.NewDecoder(bytes.NewReader(raw), readOptions...)
+// reader is a pooled decoder with its byte source: decoding a body takes
+// several readers, and a fresh jsontext.Decoder costs a handful of
+// allocations.
+type reader struct {
+	*jsontext.Decoder
+	src bytes.Reader
+}
+
+var readerPool = sync.Pool{New: func() any {
+	r := &reader{}
+	r.Decoder = jsontext.NewDecoder(&r.src, readOptions...)
+	return r
+}}
+
+// newReader returns a pooled reader over raw; give it back with release.
+func newReader(raw []byte) *reader {
+	r := readerPool.Get().(*reader)
+	r.src.Reset(raw)
+	r.Reset(&r.src, readOptions...)
+	return r
+}
+
+// release returns r to the pool. Nothing read from it may be used after
+// (readMembers slices the caller's bytes, never the decoder's buffer).
+func (r *reader) release() {
+	r.src.Reset(nil)
+	readerPool.Put(r)
 }
 
 // malformed turns a reader error into the client-facing invalid_json error.
@@ -35,7 +61,7 @@ func malformed(err error) error {
 
 // readMembers calls fn for each member of the object at the reader's
 // position, with the member's raw bytes sliced from src.
-func readMembers(dec *jsontext.Decoder, src []byte, fn func(key string, raw json.RawMessage)) error {
+func readMembers(dec *reader, src []byte, fn func(key string, raw json.RawMessage)) error {
 	if _, err := dec.ReadToken(); err != nil { // '{'
 		return malformed(err)
 	}
@@ -63,7 +89,7 @@ func readMembers(dec *jsontext.Decoder, src []byte, fn func(key string, raw json
 }
 
 // expectEnd checks that nothing but whitespace follows the value just read.
-func expectEnd(dec *jsontext.Decoder, what string) error {
+func expectEnd(dec *reader, what string) error {
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return Errorf(CodeInvalidJSON, "malformed JSON: unexpected data after the %s", what)
 	}
@@ -71,7 +97,7 @@ func expectEnd(dec *jsontext.Decoder, what string) error {
 }
 
 // readAny decodes the value at the reader's position.
-func readAny(dec *jsontext.Decoder) (any, error) {
+func readAny(dec *reader) (any, error) {
 	switch dec.PeekKind() {
 	case '{':
 		if _, err := dec.ReadToken(); err != nil {

@@ -30,6 +30,7 @@ func decodePayload(body []byte, code Code) (payload, error) {
 	}
 	fields := make(map[string]json.RawMessage, 8)
 	dec := newReader(trimmed)
+	defer dec.release()
 	if err := readMembers(dec, trimmed, func(k string, v json.RawMessage) { fields[k] = v }); err != nil {
 		return payload{}, err
 	}
@@ -57,6 +58,7 @@ func decodeJSON(raw []byte) (any, error) {
 		return v, nil
 	}
 	dec := newReader(raw)
+	defer dec.release()
 	v, err := readAny(dec)
 	if err != nil {
 		return nil, err
@@ -300,7 +302,9 @@ func orderedObject(raw json.RawMessage) (members []member, ok bool, err error) {
 	if len(t) == 0 || t[0] != '{' {
 		return nil, false, nil
 	}
-	err = readMembers(newReader(t), t, func(k string, v json.RawMessage) {
+	dec := newReader(t)
+	defer dec.release()
+	err = readMembers(dec, t, func(k string, v json.RawMessage) {
 		members = append(members, member{Key: k, Value: v})
 	})
 	if err != nil {
@@ -317,6 +321,7 @@ func rawArray(raw json.RawMessage) (elems []json.RawMessage, ok bool, err error)
 		return nil, false, nil
 	}
 	dec := newReader(t)
+	defer dec.release()
 	if _, err := dec.ReadToken(); err != nil { // '['
 		return nil, true, malformed(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/puddle/v2"
 
 	"github.com/athena-gateway/athena/gateway"
@@ -346,4 +347,17 @@ func FuzzBuildWhere(f *testing.F) {
 		}
 		checkWhereSQL(t, b.String(), b.args, known)
 	})
+}
+
+// TestWriteIdentMatchesSanitize: the allocation-free quoting writes exactly
+// what pgx.Identifier.Sanitize writes, for every kind of name.
+func TestWriteIdentMatchesSanitize(t *testing.T) {
+	for _, name := range []string{"id", "Mixed_Case$1", `a"b`, "x\x00y", `"`, "", "ünï", "a b; drop"} {
+		var b strings.Builder
+		writeIdent(&b, name)
+		want := pgx.Identifier{name}.Sanitize()
+		if b.String() != want {
+			t.Errorf("writeIdent(%q) = %s, want %s", name, b.String(), want)
+		}
+	}
 }

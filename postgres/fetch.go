@@ -243,13 +243,13 @@ func (sb *selectBuilder) list(s scope, sel gateway.Selection, depth int) (string
 		}
 		b.WriteString(s.alias)
 		b.WriteByte('.')
-		b.WriteString(pgx.Identifier{it.Column}.Sanitize())
+		writeIdent(&b, it.Column)
 		if it.Alias != "" && it.Alias != it.Column {
 			if !gateway.ValidIdentifier(it.Alias) {
 				return "", gateway.Errorf(gateway.CodeInvalidFetchPayload, "invalid alias %q", it.Alias)
 			}
 			b.WriteString(" AS ")
-			b.WriteString(pgx.Identifier{it.Alias}.Sanitize())
+			writeIdent(&b, it.Alias)
 		}
 	}
 	return b.String(), nil

@@ -24,6 +24,7 @@ type tableMeta struct {
 	ForeignKey []foreignKey `json:"fks"` // both directions; split by Outgoing/Incoming
 
 	byName   map[string]*columnMeta
+	quoted   string       // ident(), computed once: it is written into every statement
 	outgoing []foreignKey // this table references another (to-one)
 	incoming []foreignKey // another table references this one (to-many)
 	loadedAt time.Time
@@ -61,6 +62,9 @@ func (t *tableMeta) column(name string) (*columnMeta, bool) {
 // ident is the relation's fully qualified, quoted name. Using the resolved
 // schema keeps statements independent of the connection's search_path.
 func (t *tableMeta) ident() string {
+	if t.quoted != "" {
+		return t.quoted
+	}
 	return pgx.Identifier{t.Schema, t.Name}.Sanitize()
 }
 
@@ -70,6 +74,7 @@ func (t *tableMeta) ref() gateway.TableRef {
 
 // index fills the derived lookups after decoding.
 func (t *tableMeta) index() {
+	t.quoted = pgx.Identifier{t.Schema, t.Name}.Sanitize()
 	t.byName = make(map[string]*columnMeta, len(t.Columns))
 	for i := range t.Columns {
 		t.byName[t.Columns[i].Name] = &t.Columns[i]

@@ -43,7 +43,26 @@ func (b *sqlBuf) bind(v any) {
 
 // ident writes a quoted identifier.
 func (b *sqlBuf) ident(parts ...string) {
-	b.WriteString(pgx.Identifier(parts).Sanitize())
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		writeIdent(&b.Builder, p)
+	}
+}
+
+// writeIdent writes name quoted exactly as pgx.Identifier.Sanitize does,
+// without allocating in the common case: a name with no double quote and
+// no NUL (every name that passed gateway.ValidIdentifier) only needs the
+// surrounding quotes.
+func writeIdent(b *strings.Builder, name string) {
+	if strings.ContainsAny(name, "\"\x00") {
+		b.WriteString(pgx.Identifier{name}.Sanitize())
+		return
+	}
+	b.WriteByte('"')
+	b.WriteString(name)
+	b.WriteByte('"')
 }
 
 // scope is the relation conditions and selections refer to: its SQL alias
