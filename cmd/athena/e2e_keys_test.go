@@ -89,6 +89,14 @@ func TestKeyLifecycleAcrossProcesses(t *testing.T) {
 	}
 	a, b := startGateway(t, cfg), startGateway(t, cfg)
 
+	// Temporal is down (127.0.0.1:1): /health says so but stays 200, since
+	// the synchronous routes do not need it; the logging database is up.
+	if code, body := a.do("GET", "/health", "", "", ""); code != 200 ||
+		!strings.Contains(body, `"temporal":{"status":"down","required":false`) ||
+		!strings.Contains(body, `"logging_database":{"status":"ok","required":true`) {
+		t.Errorf("health with Temporal down: %d %s", code, body)
+	}
+
 	// Turn enforcement on through the admin API of process A.
 	if code, body := a.do("PUT", "/admin/api-key-config", "", "", `{"enforce":true,"fail_mode":"fail_closed"}`, adminKey); code != 200 {
 		t.Fatalf("enable enforcement: %d %s", code, body)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/athena-gateway/athena/app"
 	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/telemetry"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -109,11 +110,12 @@ func (f *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("invalid -log-level %q", f.logLevel)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	// Every line logged with a request's context carries its identity.
 	switch f.logFormat {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(telemetry.NewContextHandler(slog.NewJSONHandler(w, opts))), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(telemetry.NewContextHandler(slog.NewTextHandler(w, opts))), nil
 	}
 	return nil, fmt.Errorf("invalid -log-format %q (want json or text)", f.logFormat)
 }
