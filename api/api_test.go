@@ -61,7 +61,6 @@ type harness struct {
 	adminKey string
 }
 
-
 // newHarness makes a fresh schema with the fixture tables and an engine
 // whose client "test" has that schema on its search_path, plus a client
 // "dead" whose database does not exist on the network.
