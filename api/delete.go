@@ -9,18 +9,10 @@ import (
 // delete serves DELETE|POST /gateway/delete (spec §3.5).
 func (s *Server) delete(c *gin.Context) {
 	const op = "delete"
-	res, p, ok := s.begin(c, op)
+	res, p, req, ok := decoded(s, c, op, func(body []byte) (gateway.DeleteRequest, error) {
+		return gateway.DecodeDelete(body, s.opts.Limits)
+	})
 	if !ok {
-		return
-	}
-	body, err := s.readBody(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	req, err := gateway.DecodeDelete(body, s.opts.Limits)
-	if err != nil {
-		writeError(c, s.log, op, err)
 		return
 	}
 	if !s.allowTable(c, p, op, req.Table) {

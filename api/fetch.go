@@ -15,18 +15,12 @@ import (
 // fetch serves POST /gateway/fetch and /gateway/data (spec §3.2).
 func (s *Server) fetch(c *gin.Context) {
 	const op = "fetch"
-	res, p, ok := s.begin(c, op)
+	var body []byte // kept for the cache key
+	res, p, req, ok := decoded(s, c, op, func(b []byte) (gateway.FetchRequest, error) {
+		body = b
+		return gateway.DecodeFetch(b, stripNullsHeader(c), s.opts.Limits)
+	})
 	if !ok {
-		return
-	}
-	body, err := s.readBody(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	req, err := gateway.DecodeFetch(body, stripNullsHeader(c), s.opts.Limits)
-	if err != nil {
-		writeError(c, s.log, op, err)
 		return
 	}
 	if !s.allowTable(c, p, op, req.Table) {

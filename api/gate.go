@@ -86,3 +86,21 @@ var tableAction = map[string]auth.Action{
 func (s *Server) allowTable(c *gin.Context, p auth.Principal, op string, table gateway.TableRef) bool {
 	return s.authorizeTable(c, p, table, tableAction[op])
 }
+
+// decoded is the shared front of a tenant route with a JSON body: begin
+// (resolve and authenticate before the body is read), read the body within
+// the limit, decode it. On failure the envelope is written and ok is false.
+func decoded[T any](s *Server, c *gin.Context, op string, decode func(body []byte) (T, error)) (res Resolution, p auth.Principal, req T, ok bool) {
+	if res, p, ok = s.begin(c, op); !ok {
+		return res, p, req, false
+	}
+	body, err := s.readBody(c)
+	if err == nil {
+		req, err = decode(body)
+	}
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return res, p, req, false
+	}
+	return res, p, req, true
+}

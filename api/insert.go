@@ -10,18 +10,10 @@ import (
 // single row, a bulk array, or an upsert.
 func (s *Server) insert(c *gin.Context) {
 	const op = "insert"
-	res, p, ok := s.begin(c, op)
+	res, p, req, ok := decoded(s, c, op, func(body []byte) (gateway.InsertRequest, error) {
+		return gateway.DecodeInsert(body, s.opts.Limits)
+	})
 	if !ok {
-		return
-	}
-	body, err := s.readBody(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	req, err := gateway.DecodeInsert(body, s.opts.Limits)
-	if err != nil {
-		writeError(c, s.log, op, err)
 		return
 	}
 	if !s.allowTable(c, p, op, req.Table) {

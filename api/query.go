@@ -17,18 +17,10 @@ type queryMeta struct {
 // query serves POST /gateway/query, /gateway/sql and /query/sql.
 func (s *Server) query(c *gin.Context) {
 	const op = "query"
-	res, p, ok := s.begin(c, op)
+	res, p, req, ok := decoded(s, c, op, func(body []byte) (gateway.QueryRequest, error) {
+		return gateway.DecodeQuery(body)
+	})
 	if !ok {
-		return
-	}
-	body, err := s.readBody(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	req, err := gateway.DecodeQuery(body)
-	if err != nil {
-		writeError(c, s.log, op, err)
 		return
 	}
 	if !s.authorize(c, p, auth.RightQuery) {

@@ -15,18 +15,10 @@ import (
 // rpc serves POST /gateway/rpc (spec §3.7).
 func (s *Server) rpc(c *gin.Context) {
 	const op = "rpc"
-	res, p, ok := s.begin(c, op)
+	res, p, req, ok := decoded(s, c, op, func(body []byte) (gateway.RPCRequest, error) {
+		return gateway.DecodeRPC(body, s.opts.Limits)
+	})
 	if !ok {
-		return
-	}
-	body, err := s.readBody(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	req, err := gateway.DecodeRPC(body, s.opts.Limits)
-	if err != nil {
-		writeError(c, s.log, op, err)
 		return
 	}
 	if !s.authorize(c, p, auth.RightRPC) {

@@ -11,22 +11,15 @@ import (
 // update serves POST /gateway/update (spec §3.4).
 func (s *Server) update(c *gin.Context) {
 	const op = "update"
-	res, p, ok := s.begin(c, op)
+	res, p, req, ok := decoded(s, c, op, func(body []byte) (gateway.UpdateRequest, error) {
+		req, err := gateway.DecodeUpdate(body, s.opts.Limits)
+		if h := stripNullsHeader(c); err == nil && h != nil && !bodyHasKey(body, "strip_nulls") {
+			req.StripNulls = *h // the body wins over the header
+		}
+		return req, err
+	})
 	if !ok {
 		return
-	}
-	body, err := s.readBody(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	req, err := gateway.DecodeUpdate(body, s.opts.Limits)
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	if h := stripNullsHeader(c); h != nil && !bodyHasKey(body, "strip_nulls") {
-		req.StripNulls = *h
 	}
 	if !s.allowTable(c, p, op, req.Table) {
 		return
