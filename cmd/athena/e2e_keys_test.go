@@ -160,6 +160,29 @@ func TestKeyLifecycleAcrossProcesses(t *testing.T) {
 		}
 	}
 
+	// Direct URIs (spec §1.1): credentials in the URI waive the key; a URI
+	// without a password does not.
+	withPassword := strings.Replace(loggingURL, "postgres://postgres@", "postgres://postgres:secret@", 1)
+	if withPassword == loggingURL {
+		t.Fatalf("test URL %q has an unexpected shape", loggingURL)
+	}
+	direct := func(uri string) int {
+		req := httptest.NewRequest("POST", "/gateway/fetch", strings.NewReader(read))
+		req.Header.Set("x-pg-uri", uri)
+		rec := httptest.NewRecorder()
+		a.engine.ServeHTTP(rec, req)
+		if strings.Contains(rec.Body.String(), "secret") {
+			t.Errorf("direct-URI answer leaks the password: %s", rec.Body.String())
+		}
+		return rec.Code
+	}
+	if code := direct(withPassword); code != 200 {
+		t.Errorf("direct URI with user and password, no key: %d, want 200 (keyless rule)", code)
+	}
+	if code := direct(loggingURL); code != 401 {
+		t.Errorf("direct URI without password, no key: %d, want 401", code)
+	}
+
 	pub := key[len("ath_"):strings.Index(key, ".")]
 	if code, _, errs := runKeys(env, "revoke", pub); code != 0 {
 		t.Fatalf("keys revoke: %s", errs)
