@@ -23,6 +23,7 @@ func (s *Server) delete(c *gin.Context) {
 		writeError(c, s.log, op, err)
 		return
 	}
+	s.invalidate(c.Request.Context(), res, req.Table)
 	newSuccess("Data deleted successfully").
 		raw("data", out.Rows).
 		int("count", out.Affected).

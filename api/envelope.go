@@ -124,6 +124,16 @@ func (w successWriter) value(key string, v any) successWriter {
 	return w.raw(key, b)
 }
 
+// bytes finishes the envelope into a slice the caller owns (the read cache
+// keeps it and shares it between requests, so it must not be the pooled
+// buffer).
+func (w successWriter) bytes() []byte {
+	w.buf.WriteByte('}')
+	out := bytes.Clone(w.buf.Bytes())
+	bufPool.Put(w.buf)
+	return out
+}
+
 func (w successWriter) send(c *gin.Context, status int) {
 	w.buf.WriteByte('}')
 	c.Data(status, "application/json; charset=utf-8", w.buf.Bytes())

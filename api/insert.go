@@ -24,6 +24,7 @@ func (s *Server) insert(c *gin.Context) {
 		writeError(c, s.log, op, err)
 		return
 	}
+	s.invalidate(c.Request.Context(), res, req.Table)
 	newSuccess("Data inserted successfully").
 		raw("data", out.Rows).
 		int("count", out.Affected).

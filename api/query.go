@@ -27,6 +27,14 @@ func (s *Server) query(c *gin.Context) {
 		return
 	}
 	out, err := res.DB.Query(c.Request.Context(), req)
+	// Raw SQL can touch any table, so a write invalidates the whole scope.
+	// A failed query is treated as a possible write too: its text may have
+	// committed part of its work (an explicit COMMIT before the failing
+	// statement), and failures are rare enough that the lost entries are
+	// cheap.
+	if err != nil || out.Writes {
+		s.invalidateScope(c.Request.Context(), res)
+	}
 	if err != nil {
 		writeError(c, s.log, op, err)
 		return

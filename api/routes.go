@@ -28,6 +28,7 @@ func (s *Server) registerRoutes(e *gin.Engine) {
 		{[]string{post}, "/gateway/query", "raw SQL with bind parameters", s.query},
 		{[]string{post}, "/gateway/sql", "alias of /gateway/query", s.query},
 		{[]string{post}, "/query/sql", "alias of /gateway/query", s.query},
+		{[]string{post}, "/gateway/transaction", "run fetch/insert/update/delete operations in one database transaction", s.transactionRoute()},
 		{[]string{post}, "/gateway/rpc", "call a database function", s.rpc},
 		{[]string{get, post}, "/rpc/:function", "call a database function (PostgREST style, unenveloped)", s.rpcPath},
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/gateway"
-	"github.com/athena-gateway/athena/postgres"
 )
 
 // rpc serves POST /gateway/rpc (spec §3.7).
@@ -24,7 +23,7 @@ func (s *Server) rpc(c *gin.Context) {
 	if !s.authorize(c, p, auth.RightRPC) {
 		return
 	}
-	s.callRPC(c, res.DB, req)
+	s.callRPC(c, res, req)
 }
 
 // rpcPath serves GET|POST /rpc/{function}: arguments and filters come from
@@ -67,7 +66,7 @@ func (s *Server) rpcPath(c *gin.Context) {
 	if !s.authorize(c, p, auth.RightRPC) {
 		return
 	}
-	s.callRPC(c, res.DB, req)
+	s.callRPC(c, res, req)
 }
 
 func decodeArgs(body []byte) (map[string]any, error) {
@@ -81,12 +80,16 @@ func decodeArgs(body []byte) (map[string]any, error) {
 }
 
 // callRPC runs the function and answers unenveloped: {"data":[…],"count":N}.
-func (s *Server) callRPC(c *gin.Context, db *postgres.DB, req gateway.RPCRequest) {
-	res, err := db.RPC(c.Request.Context(), req)
+//
+// A database function may write any table, so a successful call advances
+// the client's whole read-cache generation before the answer is written.
+func (s *Server) callRPC(c *gin.Context, target Resolution, req gateway.RPCRequest) {
+	res, err := target.DB.RPC(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, s.log, "rpc", err)
 		return
 	}
+	s.invalidateScope(c.Request.Context(), target)
 	count := countRows(res.Rows)
 	if res.Count != nil {
 		count = *res.Count

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/athena-gateway/athena/cache"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/registry"
@@ -34,6 +35,9 @@ type Options struct {
 	Checks []HealthCheck
 	// Auth is the API-key machinery; zero means keys are not configured.
 	Auth AuthDeps
+	// Cache is the read cache; nil caches nothing (every fetch answers
+	// X-Athena-Cache-Outcome: bypass). Writes invalidate through it.
+	Cache *cache.Cache
 }
 
 // HealthCheck is one dependency in /health. A failing Required check turns
@@ -48,6 +52,7 @@ type HealthCheck struct {
 type Server struct {
 	clients Clients
 	opts    Options
+	cache   *cache.Cache
 	log     *slog.Logger
 	routes  []route
 	*keyAuth
@@ -58,7 +63,7 @@ func New(clients Clients, opts Options, log *slog.Logger) *gin.Engine {
 	if opts.BodyLimitBytes <= 0 {
 		opts.BodyLimitBytes = 10 << 20
 	}
-	s := &Server{clients: clients, opts: opts, log: log, keyAuth: newKeyAuth(opts.Auth, log)}
+	s := &Server{clients: clients, opts: opts, cache: opts.Cache, log: log, keyAuth: newKeyAuth(opts.Auth, log)}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
@@ -71,4 +76,25 @@ func New(clients Clients, opts Options, log *slog.Logger) *gin.Engine {
 		writeError(c, s.log, "route", &gateway.Error{Code: gateway.CodeNotFound, Message: "method not allowed", Detail: c.Request.Method + " is not allowed on " + c.Request.URL.Path})
 	})
 	return e
+}
+
+// invalidate records a committed write on table in the read cache: the
+// table and every table its foreign keys cascade to get a new generation.
+// Handlers call it after the commit and before writing the response, so a
+// read that starts after the client has the response never finds an entry
+// computed before the write. When the tables cannot be resolved, or a
+// trigger or rule may have written elsewhere, the whole scope is
+// invalidated instead.
+func (s *Server) invalidate(ctx context.Context, res Resolution, table gateway.TableRef) {
+	if s.cache == nil {
+		return
+	}
+	t, err := res.DB.WriteTables(ctx, table)
+	s.cache.Invalidate(ctx, res.Scope, t.Names, err != nil || t.Opaque)
+}
+
+// invalidateScope records a write whose tables are unknown (raw SQL, a
+// function call): every cached read of the scope becomes unreachable.
+func (s *Server) invalidateScope(ctx context.Context, res Resolution) {
+	s.cache.Invalidate(ctx, res.Scope, nil, true)
 }

@@ -29,6 +29,7 @@ func (s *Server) update(c *gin.Context) {
 		writeError(c, s.log, op, err)
 		return
 	}
+	s.invalidate(c.Request.Context(), res, req.Table)
 	newSuccess("Data updated successfully").
 		raw("data", out.Rows).
 		int("count", out.Affected).

@@ -44,7 +44,7 @@ type Params struct {
 func Core(p Params) fx.Option {
 	return fx.Module("core",
 		fx.Supply(p.Config, p.Logger),
-		fx.Provide(newRegistry, newRedis, newAuth),
+		fx.Provide(newRegistry, newRedis, newAuth, newCache),
 	)
 }
 
@@ -86,11 +86,43 @@ func newRedis(lc fx.Lifecycle, cfg config.Config) (*redis.Client, error) {
 	return c, nil
 }
 
+// newCache builds the read cache from the cache section over the optional
+// Redis client (nil: process-local); nil when cache.enabled is false. Start
+// runs the invalidation subscriber and the Redis recovery probe; it is
+// appended after newRedis's stop hook, so on stop it ends before the Redis
+// client closes.
+func newCache(lc fx.Lifecycle, cfg config.Config, rc *redis.Client, log *slog.Logger) (*cache.Cache, error) {
+	if !cfg.Cache.Enabled {
+		return nil, nil
+	}
+	clients := make(map[string]cache.ClientOptions, len(cfg.Cache.Clients))
+	for name, cc := range cfg.Cache.Clients {
+		clients[name] = cache.ClientOptions{
+			Disabled: cc.Enabled != nil && !*cc.Enabled,
+			TTL:      cc.TTL,
+			RedisTTL: cc.RedisTTL,
+		}
+	}
+	c, err := cache.New(cache.Options{
+		TTL:      cfg.Cache.TTL,
+		MaxBytes: cfg.Cache.MaxBytes,
+		RedisTTL: cfg.Cache.RedisTTL,
+		Clients:  clients,
+		Redis:    rc,
+		Logger:   log.With("component", "cache"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.Hook{OnStart: c.Start, OnStop: c.Close})
+	return c, nil
+}
+
 // Gateway serves the HTTP API.
 func Gateway(version string) fx.Option {
 	return fx.Module("gateway",
 		fx.Provide(
-			func(reg *registry.Registry, authDeps api.AuthDeps, tc client.Client, rc *redis.Client, cfg config.Config, log *slog.Logger) *gin.Engine {
+			func(reg *registry.Registry, authDeps api.AuthDeps, tc client.Client, rc *redis.Client, rcache *cache.Cache, cfg config.Config, log *slog.Logger) *gin.Engine {
 				lim := gateway.DefaultLimits()
 				lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
 				lim.MaxLimit = cfg.Gateway.MaxLimit
@@ -106,7 +138,7 @@ func Gateway(version string) fx.Option {
 					// Optional: without Redis the cache is process-local.
 					checks = append(checks, api.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return cache.Ping(ctx, rc) }})
 				}
-				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps}, log)
+				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps, Cache: rcache}, log)
 			},
 			newHTTPServer,
 		),

@@ -29,6 +29,8 @@ type Config struct {
 	// Redis is optional everywhere: without it the read cache is
 	// process-local.
 	Redis Redis `yaml:"redis"`
+	// Cache is the read cache of fetch responses (package cache).
+	Cache Cache `yaml:"cache"`
 	// ControlPlane is the gateway's own database and the live registry (controlplane.go).
 	ControlPlane ControlPlane `yaml:"control_plane"`
 	// Clients maps a client name (the X-Athena-Client value) to its database.
@@ -125,6 +127,7 @@ func Default() Config {
 			MaxConnLifetime:  time.Hour,
 		},
 		Gateway:      Gateway{MaxInsertRows: 10000},
+		Cache:        Cache{Enabled: true, TTL: 30 * time.Second, MaxBytes: 64 << 20, RedisTTL: 5 * time.Minute},
 		Temporal:     Temporal{Address: "127.0.0.1:7233", Namespace: "default"},
 		ControlPlane: DefaultControlPlane(),
 		Clients:      map[string]Client{},
@@ -225,6 +228,25 @@ type Redis struct {
 	URL string `yaml:"url"`
 }
 
+// Cache configures the read cache. Generations make cached reads exact
+// (README "Read cache"); the TTLs only bound memory and how long a write
+// made outside Athena stays invisible.
+type Cache struct {
+	Enabled  bool          `yaml:"enabled"`
+	TTL      time.Duration `yaml:"ttl"`       // local entry lifetime
+	MaxBytes int64         `yaml:"max_bytes"` // local cache bound, in response bytes
+	RedisTTL time.Duration `yaml:"redis_ttl"` // Redis copy lifetime; 0 = generations only
+	// Clients overrides the above per client name.
+	Clients map[string]CacheClient `yaml:"clients"`
+}
+
+// CacheClient is one client's override; zero durations inherit.
+type CacheClient struct {
+	Enabled  *bool         `yaml:"enabled"`
+	TTL      time.Duration `yaml:"ttl"`
+	RedisTTL time.Duration `yaml:"redis_ttl"`
+}
+
 var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
 
 // resolveClientEnv replaces "${VAR}" client URIs with the variable's value.
@@ -273,6 +295,20 @@ func (c *Config) Validate() error {
 	}
 	if (c.Temporal.TLSCertFile == "") != (c.Temporal.TLSKeyFile == "") {
 		errs = append(errs, "temporal.tls_cert_file and temporal.tls_key_file go together")
+	}
+	if c.Cache.TTL <= 0 {
+		errs = append(errs, "cache.ttl must be positive")
+	}
+	if c.Cache.MaxBytes <= 0 {
+		errs = append(errs, "cache.max_bytes must be positive")
+	}
+	if c.Cache.RedisTTL < 0 {
+		errs = append(errs, "cache.redis_ttl must not be negative")
+	}
+	for n, cc := range c.Cache.Clients {
+		if cc.TTL < 0 || cc.RedisTTL < 0 {
+			errs = append(errs, fmt.Sprintf("cache.clients.%s: durations must not be negative", n))
+		}
 	}
 	names := make([]string, 0, len(c.Clients))
 	for n := range c.Clients {

@@ -11,72 +11,81 @@ type Code string
 
 // The closed set of error codes. Clients switch on these strings.
 const (
-	CodeMissingClientHeader   Code = "missing_client_header"
-	CodeInvalidClient         Code = "invalid_client"
-	CodeClientFrozen          Code = "client_frozen"
-	CodeClientInactive        Code = "client_inactive"
-	CodeInvalidJSON           Code = "invalid_json"
-	CodeInvalidFetchCondition Code = "invalid_fetch_condition"
-	CodeInvalidConditionValue Code = "invalid_condition_value"
-	CodeInvalidFetchPayload   Code = "invalid_fetch_payload"
-	CodeInvalidInsertPayload  Code = "invalid_insert_payload"
-	CodeInvalidUpdatePayload  Code = "invalid_update_payload"
-	CodeInvalidDeletePayload  Code = "invalid_delete_payload"
-	CodeInvalidQueryPayload   Code = "invalid_query_payload"
-	CodeInvalidRPCPayload     Code = "invalid_rpc_payload"
-	CodeEmptyQuery            Code = "empty_query"
-	CodeUnknownTable          Code = "unknown_table"
-	CodeUnknownColumn         Code = "unknown_column"
-	CodeUnknownFunction       Code = "unknown_function"
-	CodeUniqueViolation       Code = "unique_violation"
-	CodeForeignKeyViolation   Code = "foreign_key_violation"
-	CodeConstraintViolation   Code = "constraint_violation"
-	CodeInvalidValue          Code = "invalid_value"
-	CodeUnauthorized          Code = "unauthorized"
-	CodeForbidden             Code = "forbidden"
-	CodeNotFound              Code = "not_found"
-	CodePayloadTooLarge       Code = "payload_too_large"
-	CodeRateLimited           Code = "rate_limited"
-	CodeBackendUnavailable    Code = "backend_unavailable"
-	CodePoolExhausted         Code = "pool_exhausted"
-	CodeStatementTimeout      Code = "statement_timeout"
-	CodeDeferredUnavailable   Code = "deferred_queue_unavailable"
-	CodeInternal              Code = "internal_error"
+	CodeMissingClientHeader       Code = "missing_client_header"
+	CodeInvalidClient             Code = "invalid_client"
+	CodeClientFrozen              Code = "client_frozen"
+	CodeClientInactive            Code = "client_inactive"
+	CodeInvalidJSON               Code = "invalid_json"
+	CodeInvalidFetchCondition     Code = "invalid_fetch_condition"
+	CodeInvalidConditionValue     Code = "invalid_condition_value"
+	CodeInvalidFetchPayload       Code = "invalid_fetch_payload"
+	CodeInvalidInsertPayload      Code = "invalid_insert_payload"
+	CodeInvalidUpdatePayload      Code = "invalid_update_payload"
+	CodeInvalidDeletePayload      Code = "invalid_delete_payload"
+	CodeInvalidQueryPayload       Code = "invalid_query_payload"
+	CodeInvalidRPCPayload         Code = "invalid_rpc_payload"
+	CodeInvalidTransactionPayload Code = "invalid_transaction_payload"
+	// CodeIdempotencyConflict: the idempotency_key is in use by a transaction
+	// still running, or was used with a different request.
+	CodeIdempotencyConflict Code = "idempotency_conflict"
+	// CodeSerializationFailure: the transaction lost a serialization race or
+	// a deadlock (SQLSTATE 40001/40P01); nothing was committed, retry it.
+	CodeSerializationFailure Code = "serialization_failure"
+	CodeEmptyQuery           Code = "empty_query"
+	CodeUnknownTable         Code = "unknown_table"
+	CodeUnknownColumn        Code = "unknown_column"
+	CodeUnknownFunction      Code = "unknown_function"
+	CodeUniqueViolation      Code = "unique_violation"
+	CodeForeignKeyViolation  Code = "foreign_key_violation"
+	CodeConstraintViolation  Code = "constraint_violation"
+	CodeInvalidValue         Code = "invalid_value"
+	CodeUnauthorized         Code = "unauthorized"
+	CodeForbidden            Code = "forbidden"
+	CodeNotFound             Code = "not_found"
+	CodePayloadTooLarge      Code = "payload_too_large"
+	CodeRateLimited          Code = "rate_limited"
+	CodeBackendUnavailable   Code = "backend_unavailable"
+	CodePoolExhausted        Code = "pool_exhausted"
+	CodeStatementTimeout     Code = "statement_timeout"
+	CodeDeferredUnavailable  Code = "deferred_queue_unavailable"
+	CodeInternal             Code = "internal_error"
 )
 
 // statusByCode is the one map from code to HTTP status.
 var statusByCode = map[Code]int{
-	CodeMissingClientHeader:   http.StatusBadRequest,
-	CodeInvalidClient:         http.StatusBadRequest,
-	CodeClientFrozen:          http.StatusServiceUnavailable,
-	CodeClientInactive:        http.StatusForbidden,
-	CodeInvalidJSON:           http.StatusBadRequest,
-	CodeInvalidFetchCondition: http.StatusBadRequest,
-	CodeInvalidConditionValue: http.StatusBadRequest,
-	CodeInvalidFetchPayload:   http.StatusBadRequest,
-	CodeInvalidInsertPayload:  http.StatusBadRequest,
-	CodeInvalidUpdatePayload:  http.StatusBadRequest,
-	CodeInvalidDeletePayload:  http.StatusBadRequest,
-	CodeInvalidQueryPayload:   http.StatusBadRequest,
-	CodeInvalidRPCPayload:     http.StatusBadRequest,
-	CodeEmptyQuery:            http.StatusBadRequest,
-	CodeUnknownTable:          http.StatusNotFound,
-	CodeUnknownColumn:         http.StatusBadRequest,
-	CodeUnknownFunction:       http.StatusNotFound,
-	CodeUniqueViolation:       http.StatusConflict,
-	CodeForeignKeyViolation:   http.StatusConflict,
-	CodeConstraintViolation:   http.StatusConflict,
-	CodeInvalidValue:          http.StatusBadRequest,
-	CodeUnauthorized:          http.StatusUnauthorized,
-	CodeForbidden:             http.StatusForbidden,
-	CodeNotFound:              http.StatusNotFound,
-	CodePayloadTooLarge:       http.StatusRequestEntityTooLarge,
-	CodeRateLimited:           http.StatusTooManyRequests,
-	CodeBackendUnavailable:    http.StatusServiceUnavailable,
-	CodePoolExhausted:         http.StatusServiceUnavailable,
-	CodeStatementTimeout:      http.StatusGatewayTimeout,
-	CodeDeferredUnavailable:   http.StatusServiceUnavailable,
-	CodeInternal:              http.StatusInternalServerError,
+	CodeMissingClientHeader:       http.StatusBadRequest,
+	CodeInvalidClient:             http.StatusBadRequest,
+	CodeClientFrozen:              http.StatusServiceUnavailable,
+	CodeClientInactive:            http.StatusForbidden,
+	CodeInvalidJSON:               http.StatusBadRequest,
+	CodeInvalidFetchCondition:     http.StatusBadRequest,
+	CodeInvalidConditionValue:     http.StatusBadRequest,
+	CodeInvalidFetchPayload:       http.StatusBadRequest,
+	CodeInvalidInsertPayload:      http.StatusBadRequest,
+	CodeInvalidUpdatePayload:      http.StatusBadRequest,
+	CodeInvalidDeletePayload:      http.StatusBadRequest,
+	CodeInvalidQueryPayload:       http.StatusBadRequest,
+	CodeInvalidRPCPayload:         http.StatusBadRequest,
+	CodeInvalidTransactionPayload: http.StatusBadRequest,
+	CodeIdempotencyConflict:       http.StatusConflict,
+	CodeEmptyQuery:                http.StatusBadRequest,
+	CodeUnknownTable:              http.StatusNotFound,
+	CodeUnknownColumn:             http.StatusBadRequest,
+	CodeUnknownFunction:           http.StatusNotFound,
+	CodeUniqueViolation:           http.StatusConflict,
+	CodeForeignKeyViolation:       http.StatusConflict,
+	CodeConstraintViolation:       http.StatusConflict,
+	CodeInvalidValue:              http.StatusBadRequest,
+	CodeUnauthorized:              http.StatusUnauthorized,
+	CodeForbidden:                 http.StatusForbidden,
+	CodeNotFound:                  http.StatusNotFound,
+	CodePayloadTooLarge:           http.StatusRequestEntityTooLarge,
+	CodeRateLimited:               http.StatusTooManyRequests,
+	CodeBackendUnavailable:        http.StatusServiceUnavailable,
+	CodePoolExhausted:             http.StatusServiceUnavailable,
+	CodeStatementTimeout:          http.StatusGatewayTimeout,
+	CodeDeferredUnavailable:       http.StatusServiceUnavailable,
+	CodeInternal:                  http.StatusInternalServerError,
 }
 
 // Status returns the HTTP status for code; unknown codes are 500.

@@ -147,6 +147,13 @@ func classify(e *pgconn.PgError) (gateway.Code, string) {
 	case "21000":
 		// e.g. ON CONFLICT DO UPDATE hitting the same row twice in one batch.
 		return gateway.CodeInvalidQueryPayload, "invalid request for the data"
+	case "25006":
+		// A write inside a transaction run with options.read_only.
+		return gateway.CodeInvalidQueryPayload, "read-only transaction"
+	case "40001", "40P01":
+		// Serialization failure or deadlock: nothing committed; the client
+		// may retry the whole request.
+		return gateway.CodeSerializationFailure, "transaction conflict; retry"
 	case "57014":
 		return gateway.CodeStatementTimeout, "statement timeout"
 	case "53300", "57P01", "57P02", "57P03":

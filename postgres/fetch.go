@@ -44,36 +44,52 @@ func (db *DB) Fetch(ctx context.Context, req gateway.FetchRequest) (gateway.Fetc
 		return gateway.FetchResult{}, err
 	}
 
-	var (
-		rows, plan          []byte
-		count               int64
-		stmts               []stmt
-		needCount, needPlan = q.countSQL != "", q.planSQL != ""
-	)
-	if !req.Head {
-		stmts = append(stmts, stmt{q.rowsSQL, q.rowsArgs, func(r pgx.Row) error { return r.Scan(&rows) }})
-	}
-	if needCount {
-		stmts = append(stmts, stmt{q.countSQL, q.countArgs, func(r pgx.Row) error { return r.Scan(&count) }})
-	}
-	if needPlan {
-		stmts = append(stmts, stmt{q.planSQL, q.countArgs, func(r pgx.Row) error { return r.Scan(&plan) }})
-	}
-	res := gateway.FetchResult{Rows: json.RawMessage("[]")}
+	var out fetchScan
+	stmts := out.stmts(q, req)
 	if len(stmts) == 0 {
-		return res, nil // head without count: nothing to read
+		return out.result(req) // head without count: nothing to read
 	}
 	if err := db.exec(ctx, stmts...); err != nil {
 		return gateway.FetchResult{}, fmt.Errorf("fetch rows: %w", err)
 	}
-	if rows != nil {
-		res.Rows = rows
+	return out.result(req)
+}
+
+// fetchScan receives a built fetch's results; Fetch and Transaction share
+// it so both run the same statements and read them the same way.
+type fetchScan struct {
+	rows, plan []byte
+	count      int64
+}
+
+// stmts returns q's statements (rows, exact count, plan; each only when
+// req needs it), scanning into f.
+func (f *fetchScan) stmts(q *fetchQuery, req gateway.FetchRequest) []stmt {
+	var stmts []stmt
+	if !req.Head {
+		stmts = append(stmts, stmt{q.rowsSQL, q.rowsArgs, func(r pgx.Row) error { return r.Scan(&f.rows) }})
 	}
+	if q.countSQL != "" {
+		stmts = append(stmts, stmt{q.countSQL, q.countArgs, func(r pgx.Row) error { return r.Scan(&f.count) }})
+	}
+	if q.planSQL != "" {
+		stmts = append(stmts, stmt{q.planSQL, q.countArgs, func(r pgx.Row) error { return r.Scan(&f.plan) }})
+	}
+	return stmts
+}
+
+// result assembles the FetchResult once the statements ran.
+func (f *fetchScan) result(req gateway.FetchRequest) (gateway.FetchResult, error) {
+	res := gateway.FetchResult{Rows: json.RawMessage("[]")}
+	if f.rows != nil {
+		res.Rows = f.rows
+	}
+	count := f.count
 	switch req.Count {
 	case gateway.CountExact:
 		res.Count = &count
 	case gateway.CountPlanned, gateway.CountEstimated:
-		est, err := planRows(plan)
+		est, err := planRows(f.plan)
 		if err != nil {
 			return gateway.FetchResult{}, err
 		}

@@ -271,7 +271,7 @@ func (db *DB) querySimple(ctx context.Context, conn *pgx.Conn, req gateway.Query
 var writeTags = []string{
 	"INSERT", "UPDATE", "DELETE", "MERGE", "COPY",
 	"CREATE", "ALTER", "DROP", "TRUNCATE", "GRANT", "REVOKE", "COMMENT", "REFRESH",
-	"SELECT INTO",
+	"SELECT INTO", "CALL", "DO", // procedures and anonymous blocks may write anything
 }
 
 func isWrite(tag pgconn.CommandTag) bool {

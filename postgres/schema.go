@@ -22,6 +22,13 @@ type tableMeta struct {
 	Columns    []columnMeta `json:"columns"`
 	PrimaryKey []string     `json:"pk"`
 	ForeignKey []foreignKey `json:"fks"` // both directions; split by Outgoing/Incoming
+	// Plain is an ordinary table with no inheritance parent or child: its
+	// rows change only through statements naming it, so a read cache can
+	// track it by name (see Tables).
+	Plain bool `json:"plain"`
+	// SideEffects: user triggers or rules may make a write to this table
+	// change other tables.
+	SideEffects bool `json:"side_effects"`
 
 	byName   map[string]*columnMeta
 	quoted   string       // ident(), computed once: it is written into every statement
@@ -51,6 +58,10 @@ type foreignKey struct {
 	RefSchema  string   `json:"ref_schema"`
 	RefTable   string   `json:"ref_table"`
 	RefColumns []string `json:"ref_columns"`
+	// OnDelete and OnUpdate are pg_constraint.confdeltype/confupdtype:
+	// a (no action), r (restrict), c (cascade), n (set null), d (set default).
+	OnDelete string `json:"on_delete"`
+	OnUpdate string `json:"on_update"`
 }
 
 // column returns the named column's metadata.
@@ -108,6 +119,10 @@ SELECT json_build_object(
   'schema', n.nspname,
   'name', c.relname,
   'kind', c.relkind,
+  'plain', c.relkind = 'r' AND NOT c.relhassubclass AND NOT c.relispartition
+           AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid),
+  'side_effects', c.relhasrules
+           OR EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal),
   'columns', (
     SELECT coalesce(json_agg(json_build_object(
       'name', a.attname,
@@ -135,7 +150,8 @@ SELECT json_build_object(
       'ref_schema', rn.nspname, 'ref_table', rc.relname,
       'ref_columns', (SELECT json_agg(a.attname ORDER BY k.ord)
                       FROM unnest(f.confkey) WITH ORDINALITY AS k(attnum, ord)
-                      JOIN pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = k.attnum)
+                      JOIN pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = k.attnum),
+      'on_delete', f.confdeltype, 'on_update', f.confupdtype
     ) ORDER BY f.conname), '[]')
     FROM pg_constraint f
     JOIN pg_class fc ON fc.oid = f.conrelid JOIN pg_namespace fn ON fn.oid = fc.relnamespace

@@ -108,7 +108,7 @@ func (k *keyedAthena) check(ctx context.Context, baseURL string) error {
 	if status != http.StatusUnauthorized {
 		return fmt.Errorf("check key enforcement: fetch without a key: %w", statusError(status, http.StatusUnauthorized, resp))
 	}
-	rng := workerRand{rand.New(rand.NewPCG(1, 2))}
+	rng := workerRand{Rand: rand.New(rand.NewPCG(1, 2))}
 	if err := athenaFetch(client, baseURL, k.key)(ctx, rng); err != nil {
 		return fmt.Errorf("check key enforcement: fetch with key %s: %w", k.keyID, err)
 	}

@@ -9,11 +9,20 @@ import (
 )
 
 // workerRand is one worker's private random source (no lock, no sharing),
-// used to pick the row each request reads.
-type workerRand struct{ *rand.Rand }
+// used to pick the row each request reads. With fixed set it always picks
+// that row (scenario e and the cold reads repeat one request).
+type workerRand struct {
+	*rand.Rand
+	fixed int64
+}
 
-// rowID picks an id in 1..n.
-func (r workerRand) rowID(n int64) int64 { return r.Int64N(n) + 1 }
+// rowID picks an id in 1..n, or the fixed one.
+func (r workerRand) rowID(n int64) int64 {
+	if r.fixed > 0 {
+		return r.fixed
+	}
+	return r.Int64N(n) + 1
+}
 
 // result is what one load run measured.
 type result struct {
@@ -68,7 +77,7 @@ func loadSample(ctx context.Context, concurrency int, duration time.Duration, se
 		wg.Add(1)
 		go func(st *workerStats, seed uint64) {
 			defer wg.Done()
-			rng := workerRand{rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+			rng := workerRand{Rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				if !t0.Before(deadline) {

@@ -1,5 +1,5 @@
 // Command athena-bench is what `make bench` runs. In one process, against
-// one PostgreSQL table, it reads the same row four ways:
+// one PostgreSQL table, it reads a row five ways:
 //
 //	a) direct pgx: the query alone, no HTTP;
 //	b) the floor: a bare gin + pgx handler doing that query behind HTTP + JSON;
@@ -7,12 +7,17 @@
 //	   without API keys;
 //	d) Athena + API key: the same request with X-Athena-Key, to a second
 //	   engine over the same registry whose key enforcement is on;
+//	e) Athena, cache hit: one fixed request, over and over, to a third
+//	   engine with the read cache on (c and d run without it);
 //
 // at each -concurrency level for -duration, and prints requests/s, p50 and
-// p99 with the ratios c/b, b/a and d/c. c) and d) run interleaved (c d d c,
-// half the duration each) so drift and noise weigh on both alike. It then
-// times one bulk PUT /gateway/insert of -insert-rows rows against the same
-// rows sent one by one. Everything runs on loopback.
+// p99 with the ratios c/b, b/a, d/c, e/b and e/c. c) and d) run interleaved
+// (c d d c, half the duration each) so drift and noise weigh on both alike.
+// It then releases 64 identical requests for a row nobody read at once at
+// an engine with an empty cache and counts, with a pgx tracer, the
+// statements that reach PostgreSQL (the read cache's single flight should
+// make it one). Last it times one bulk PUT /gateway/insert of -insert-rows
+// rows against the same rows sent one by one. Everything runs on loopback.
 //
 // It is a report, not a test: a missed GOAL still exits 0. A failed request
 // exits 1, because numbers measured over failures mean nothing.
@@ -43,6 +48,7 @@ import (
 
 	"github.com/athena-gateway/athena/api"
 	"github.com/athena-gateway/athena/auth"
+	"github.com/athena-gateway/athena/cache"
 )
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -184,6 +190,20 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 	}
 	defer closeServer(athena, log)
 
+	readCache, err := cache.New(cache.Options{Logger: log})
+	if err != nil {
+		return sum, err
+	}
+	defer readCache.Close(context.Background())
+	cached, err := serve(ath.engineWith(ath.reg, api.AuthDeps{}, readCache))
+	if err != nil {
+		return sum, err
+	}
+	defer closeServer(cached, log)
+	if err := checkCacheHit(ctx, cached.url); err != nil {
+		return sum, err
+	}
+
 	keys, err := setupKeys(ctx, pool, opts.databaseURL, log)
 	if err != nil {
 		return sum, err
@@ -214,6 +234,7 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 		scenarioFloor:  func(c *http.Client) request { return floorFetch(c, floor.url) },
 		scenarioAthena: func(c *http.Client) request { return athenaFetch(c, athena.url, "") },
 		scenarioKeyed:  func(c *http.Client) request { return athenaFetch(c, keyed.url, keys.key) },
+		scenarioCached: func(c *http.Client) request { return cachedFetch(c, cached.url) },
 	}
 	for _, n := range opts.levels {
 		for _, sc := range []scenario{scenarioDirect, scenarioFloor} {
@@ -222,6 +243,8 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 		}
 		progress(fmt.Sprintf("running %s and %s interleaved (c d d c), %d clients, %s each ...", scenarioAthena, scenarioKeyed, n, opts.duration))
 		sum.Fetch = append(sum.Fetch, measurePair(ctx, opts, n, scenarioAthena, scenarioKeyed, drivers)...)
+		progress(fmt.Sprintf("running %s, %d clients, %s ...", scenarioCached, n, opts.duration))
+		sum.Fetch = append(sum.Fetch, measure(ctx, opts, n, scenarioCached, drivers[scenarioCached]))
 	}
 	if err := ctx.Err(); err != nil {
 		return sum, fmt.Errorf("interrupted: %w", err)
@@ -232,6 +255,14 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 		printGoal(w, g)
 		sum.Goals = append(sum.Goals, g)
 	}
+
+	progress(fmt.Sprintf("running %d concurrent identical cold reads, %d trials ...", coldReaders, coldTrials))
+	cold := coldReads(ctx, ath, opts.databaseURL, sum.PoolConns, log)
+	sum.Cold = &cold
+	printCold(w, cold)
+	cg := coldGoal(cold)
+	printGoal(w, cg)
+	sum.Goals = append(sum.Goals, cg)
 
 	if !opts.skipInsert {
 		client := newHTTPClient(1)
@@ -248,6 +279,7 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 	for _, r := range sum.Fetch {
 		sum.FailedTotal += r.Errors
 	}
+	sum.FailedTotal += cold.Errors
 	if sum.Insert != nil {
 		sum.FailedTotal += sum.Insert.Errors
 	}

@@ -57,8 +57,18 @@ func TestRunWholeBench(t *testing.T) {
 		"b/a = ",
 		"API key cost at  1 clients: d/c = ",
 		"API key cost at  2 clients: d/c = ",
+		"running e) athena fetch cache hit, 2 clients, 200ms ...",
+		"e) athena fetch cache hit       1 ",
+		"e) athena fetch cache hit       2 ",
+		"read cache at  1 clients: e/b = ",
+		"read cache at  2 clients: e/b = ",
+		"e/c = ",
 		"GOAL c/b >= 0.80 at 16 clients: SKIP",
 		"GOAL d/c >= 0.95 at 16 clients: SKIP",
+		"GOAL e/b >= 2.00 at 16 clients: SKIP",
+		"64 concurrent identical cold reads, 5 trials",
+		"statements reaching PostgreSQL per trial: ",
+		"GOAL 64 concurrent identical cold reads issue 1 query: ",
 		"insert 50 rows (median of 3)",
 		"speed-up singles/bulk",
 		"GOAL bulk >= 20x singles: ",
@@ -85,8 +95,8 @@ func TestRunJSONSummary(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatalf("stdout is not the JSON summary: %v\n%s", err, stdout)
 	}
-	if len(got.Fetch) != 4 || len(got.Ratios) != 1 || got.Insert != nil || got.FailedTotal != 0 {
-		t.Errorf("got %d fetch runs, %d ratios, insert %v, %d failed; want 4, 1, nil, 0", len(got.Fetch), len(got.Ratios), got.Insert, got.FailedTotal)
+	if len(got.Fetch) != 5 || len(got.Ratios) != 1 || got.Insert != nil || got.FailedTotal != 0 {
+		t.Errorf("got %d fetch runs, %d ratios, insert %v, %d failed; want 5, 1, nil, 0", len(got.Fetch), len(got.Ratios), got.Insert, got.FailedTotal)
 	}
 	var scs []scenario
 	for _, r := range got.Fetch {
@@ -95,21 +105,29 @@ func TestRunJSONSummary(t *testing.T) {
 			t.Errorf("%s: got %d requests and %d errors, want some and none", r.Scenario, r.Requests, r.Errors)
 		}
 	}
-	if want := []scenario{scenarioDirect, scenarioFloor, scenarioAthena, scenarioKeyed}; !slices.Equal(scs, want) {
+	if want := []scenario{scenarioDirect, scenarioFloor, scenarioAthena, scenarioKeyed, scenarioCached}; !slices.Equal(scs, want) {
 		t.Errorf("scenarios %q, want %q", scs, want)
 	}
-	if len(got.Ratios) == 1 && got.Ratios[0].DoverC <= 0 {
-		t.Errorf("d_over_c = %v, want > 0", got.Ratios[0].DoverC)
+	if len(got.Ratios) == 1 && (got.Ratios[0].DoverC <= 0 || got.Ratios[0].EoverB <= 0 || got.Ratios[0].EoverC <= 0) {
+		t.Errorf("ratios %+v, want d/c, e/b and e/c > 0", got.Ratios[0])
+	}
+	// Identical concurrent cold reads share one database load: exactly one
+	// statement per trial (zero would mean the tracer counts nothing).
+	if c := got.Cold; c == nil || c.Errors != 0 || len(c.Queries) != coldTrials || c.Max != 1 || slices.Contains(c.Queries, 0) {
+		t.Errorf("cold reads %+v, want %d trials of 1 statement each", c, coldTrials)
 	}
 	var goals []string
 	for _, g := range got.Goals {
 		goals = append(goals, g.Name+": "+g.Outcome)
 	}
-	if want := []string{"c/b >= 0.80 at 16 clients: SKIP", "d/c >= 0.95 at 16 clients: SKIP"}; !slices.Equal(goals, want) {
+	if want := []string{"c/b >= 0.80 at 16 clients: SKIP", "d/c >= 0.95 at 16 clients: SKIP", "e/b >= 2.00 at 16 clients: SKIP",
+		"64 concurrent identical cold reads issue 1 query: PASS"}; !slices.Equal(goals, want) {
 		t.Errorf("goals %q, want %q", goals, want)
 	}
-	if !strings.Contains(stdout, `"d_over_c"`) {
-		t.Errorf("JSON lacks d_over_c:\n%s", stdout)
+	for _, key := range []string{`"d_over_c"`, `"e_over_b"`, `"e_over_c"`, `"cold_reads"`} {
+		if !strings.Contains(stdout, key) {
+			t.Errorf("JSON lacks %s:\n%s", key, stdout)
+		}
 	}
 	if !strings.Contains(stderr, "req/s") {
 		t.Errorf("human report should move to stderr with -json; stderr:\n%s", stderr)

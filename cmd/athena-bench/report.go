@@ -12,11 +12,13 @@ import (
 const (
 	goalFetchRatio   = 0.80 // c/b
 	goalKeyRatio     = 0.95 // d/c: the key cache keeps API keys nearly free
-	goalFetchClients = 16   // both fetch goals are read at this concurrency
+	goalCacheRatio   = 2.0  // e/b: a cache hit beats the floor's database read
+	goalFetchClients = 16   // the fetch goals are read at this concurrency
 	goalBulkSpeedup  = 20.0
+	goalColdQueries  = 1 // statements for coldReaders identical cold reads
 )
 
-// scenario names one of the four ways of reading the row.
+// scenario names one of the ways of reading the row.
 type scenario string
 
 const (
@@ -24,6 +26,7 @@ const (
 	scenarioFloor  scenario = "b) floor gin+pgx"
 	scenarioAthena scenario = "c) athena fetch"
 	scenarioKeyed  scenario = "d) athena fetch + API key"
+	scenarioCached scenario = "e) athena fetch cache hit"
 )
 
 // fetchRun is one scenario at one concurrency.
@@ -39,6 +42,8 @@ type ratio struct {
 	CoverB  float64 `json:"c_over_b"`
 	BoverA  float64 `json:"b_over_a"`
 	DoverC  float64 `json:"d_over_c"`
+	EoverB  float64 `json:"e_over_b"`
+	EoverC  float64 `json:"e_over_c"`
 }
 
 // goal is one target and whether it was met: "PASS", "FAIL", or "SKIP"
@@ -57,18 +62,20 @@ type summary struct {
 	PoolConns   int32         `json:"pool_conns"`
 	Fetch       []fetchRun    `json:"fetch"`
 	Ratios      []ratio       `json:"ratios"`
+	Cold        *coldReport   `json:"cold_reads,omitempty"`
 	Insert      *insertReport `json:"insert,omitempty"`
 	Goals       []goal        `json:"goals"`
 	FailedTotal int64         `json:"failed_requests"`
 }
 
-// ratios pairs up the four scenarios at each concurrency.
+// ratios pairs up the scenarios at each concurrency.
 func ratios(runs []fetchRun, levels []int) []ratio {
 	out := make([]ratio, 0, len(levels))
 	for _, n := range levels {
 		a, b := rps(runs, scenarioDirect, n), rps(runs, scenarioFloor, n)
 		c, d := rps(runs, scenarioAthena, n), rps(runs, scenarioKeyed, n)
-		out = append(out, ratio{Clients: n, CoverB: div(c, b), BoverA: div(b, a), DoverC: div(d, c)})
+		e := rps(runs, scenarioCached, n)
+		out = append(out, ratio{Clients: n, CoverB: div(c, b), BoverA: div(b, a), DoverC: div(d, c), EoverB: div(e, b), EoverC: div(e, c)})
 	}
 	return out
 }
@@ -89,13 +96,26 @@ func div(a, b float64) float64 {
 	return a / b
 }
 
-// fetchGoals checks c/b (Athena against the floor) and d/c (API keys
-// against none) at goalFetchClients.
+// fetchGoals checks c/b (Athena against the floor), d/c (API keys against
+// none) and e/b (a cache hit against the floor) at goalFetchClients.
 func fetchGoals(rs []ratio) []goal {
 	return []goal{
 		ratioGoal(rs, "c/b", goalFetchRatio, func(r ratio) float64 { return r.CoverB }),
 		ratioGoal(rs, "d/c", goalKeyRatio, func(r ratio) float64 { return r.DoverC }),
+		ratioGoal(rs, "e/b", goalCacheRatio, func(r ratio) float64 { return r.EoverB }),
 	}
+}
+
+// coldGoal checks that identical concurrent cold reads reach the database
+// once (the worst trial counts).
+func coldGoal(rep coldReport) goal {
+	g := goal{Name: fmt.Sprintf("%d concurrent identical cold reads issue %d query", rep.Readers, goalColdQueries), Value: float64(rep.Max)}
+	if rep.Errors > 0 {
+		g.Outcome, g.Reason = "SKIP", "cold reads failed"
+		return g
+	}
+	g.Outcome = passFail(rep.Max == goalColdQueries)
+	return g
 }
 
 func ratioGoal(rs []ratio, name string, target float64, value func(ratio) float64) goal {
@@ -143,6 +163,20 @@ func printFetch(w io.Writer, runs []fetchRun, rs []ratio) {
 	for _, r := range rs {
 		fmt.Fprintf(w, "API key cost at %2d clients: d/c = %.2f\n", r.Clients, r.DoverC)
 	}
+	for _, r := range rs {
+		fmt.Fprintf(w, "read cache at %2d clients: e/b = %.2f  e/c = %.2f\n", r.Clients, r.EoverB, r.EoverC)
+	}
+}
+
+// printCold writes the cold-read stampede result.
+func printCold(w io.Writer, rep coldReport) {
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%d concurrent identical cold reads, %d trials (empty cache, metadata warm)\n", rep.Readers, len(rep.Queries))
+	if rep.Errors > 0 {
+		fmt.Fprintln(w, "FAILED, see below")
+		return
+	}
+	fmt.Fprintf(w, "statements reaching PostgreSQL per trial: %v (worst %d)\n", rep.Queries, rep.Max)
 }
 
 // printInsert writes the bulk-versus-singles comparison.
@@ -178,6 +212,9 @@ func printFailures(w io.Writer, s summary) {
 		if r.Errors > 0 {
 			fmt.Fprintf(w, "!!! %s at %d clients: %d failed; first: %s\n", r.Scenario, r.Clients, r.Errors, r.FirstErr)
 		}
+	}
+	if s.Cold != nil && s.Cold.Errors > 0 {
+		fmt.Fprintf(w, "!!! cold reads: %d failed; first: %s\n", s.Cold.Errors, s.Cold.FirstErr)
 	}
 	if s.Insert != nil && s.Insert.Errors > 0 {
 		fmt.Fprintf(w, "!!! insert: %s\n", s.Insert.FirstErr)

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/athena-gateway/athena/api"
+	"github.com/athena-gateway/athena/cache"
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/registry"
@@ -93,9 +94,15 @@ func newAthena(dbURL string, maxConns int32, insertRows int, log *slog.Logger) a
 }
 
 // engine builds one gateway; zero deps means no key store (scenario c),
-// as in production without a logging database.
+// as in production without a logging database. It has no read cache.
 func (a athena) engine(deps api.AuthDeps) *gin.Engine {
+	return a.engineWith(a.reg, deps, nil)
+}
+
+// engineWith builds a gateway over clients with read cache c (nil: none).
+func (a athena) engineWith(clients api.Clients, deps api.AuthDeps, c *cache.Cache) *gin.Engine {
 	opts := a.opts
 	opts.Auth = deps
-	return api.New(a.reg, opts, a.log)
+	opts.Cache = c
+	return api.New(clients, opts, a.log)
 }

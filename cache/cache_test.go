@@ -1,0 +1,116 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestNilCacheBypasses(t *testing.T) {
+	var c *Cache
+	body, out, err := c.Do(context.Background(), Read{Scope: "s", Request: []byte(`{}`), Cacheable: true}, func(_ context.Context, k Key) ([]byte, error) {
+		return []byte(k.String()), nil
+	})
+	if err != nil || out != Bypass || len(body) != 16 {
+		t.Fatalf("got %q %q %v, want a 16-digit key and bypass", body, out, err)
+	}
+	c.Invalidate(context.Background(), "s", []string{"public.t"}, true) // must not panic
+	if c.Enabled("s") || c.RedisErrors() != 0 {
+		t.Error("nil cache claims to be enabled")
+	}
+}
+
+func TestLocalGenerationsAndErrors(t *testing.T) {
+	c, err := New(Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	ctx := context.Background()
+	n := 0
+	load := func(context.Context, Key) ([]byte, error) { n++; return []byte(strconv.Itoa(n)), nil }
+	r := Read{Scope: "s", Request: []byte(`{"t":1}`), Tables: []string{"public.a", "public.b"}, Cacheable: true}
+	want := []struct {
+		body    string
+		outcome Outcome
+		write   func()
+	}{
+		{"1", Miss, nil},
+		{"1", HitLocal, nil},
+		{"2", Miss, func() { c.Invalidate(ctx, "s", []string{"public.b"}, false) }},
+		{"2", HitLocal, func() { c.Invalidate(ctx, "other", nil, true) }},
+		{"2", HitLocal, func() { c.Invalidate(ctx, "s", []string{"public.c"}, false) }},
+		{"3", Miss, func() { c.Invalidate(ctx, "s", nil, true) }},
+	}
+	for i, w := range want {
+		if w.write != nil {
+			w.write()
+		}
+		b, o, err := c.Do(ctx, r, load)
+		if err != nil || string(b) != w.body || o != w.outcome {
+			t.Errorf("step %d: got %q %q %v, want %q %q", i, b, o, err, w.body, w.outcome)
+		}
+	}
+	boom := errors.New("boom")
+	r.Request = []byte(`{"t":2}`)
+	for range 2 {
+		if _, _, err := c.Do(ctx, r, func(context.Context, Key) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+			t.Errorf("got %v, want the load's error every time (errors are not cached)", err)
+		}
+	}
+}
+
+func TestRedisGenerationsStartRandom(t *testing.T) {
+	rdb := testRedis(t)
+	c, err := New(Options{Redis: rdb, RedisTTL: 0, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	ctx := context.Background()
+	scope := "gen-test-" + strconv.FormatUint(randomGeneration(), 36)
+	g1, err := c.generations(ctx, scope, []string{"public.t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g1[0] == 0 || g1[1] == 0 || g1[0] == g1[1] {
+		t.Errorf("fresh counters: got %v, want distinct random starts", g1)
+	}
+	c.Invalidate(ctx, scope, []string{"public.t"}, false)
+	g2, _ := c.generations(ctx, scope, []string{"public.t"})
+	if g2[0] != g1[0] || g2[1] != g1[1]+1 {
+		t.Errorf("after a write: got %v, want [%d %d]", g2, g1[0], g1[1]+1)
+	}
+	// A lost counter (restart, eviction) does not come back at a used value.
+	rdb.Del(ctx, genKeyName(scope, "public.t"))
+	g3, _ := c.generations(ctx, scope, []string{"public.t"})
+	if g3[1] == g1[1] || g3[1] == g2[1] {
+		t.Errorf("recreated counter repeated a generation: %v then %v", g2, g3)
+	}
+	rdb.Del(ctx, genKeyName(scope, ""), genKeyName(scope, "public.t"))
+}
+
+func testRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	url := os.Getenv("ATHENA_TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	c, err := NewRedis(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if err := Ping(context.Background(), c); err != nil {
+		t.Fatalf("redis at %s (make test starts it): %v", url, err)
+	}
+	return c
+}

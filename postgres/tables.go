@@ -1,0 +1,126 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+
+	"github.com/athena-gateway/athena/gateway"
+)
+
+// Tables is the set of relations an operation reads or may change, for the
+// read cache's invalidation (package cache): every name is resolved through
+// the catalog ("schema.table"), so "users" and "public.users" are one table.
+type Tables struct {
+	// Names are "schema.table", sorted and without duplicates.
+	Names []string
+	// Opaque means some change cannot be tracked by table name: a read
+	// touches a view, a partitioned or inherited table (its rows change
+	// through other names), so it must not be cached; a write reaches such
+	// a relation, or a table with user triggers or rules (they may write
+	// anywhere), so it must invalidate every table of the database.
+	Opaque bool
+}
+
+// FetchTables returns the relations req reads: its table and every table
+// embedded through a foreign key, at any depth, resolved exactly as the
+// fetch itself resolves them (cached metadata, normally no I/O). An error
+// means the fetch would fail the same way; callers then skip caching and
+// let the fetch report it.
+func (db *DB) FetchTables(ctx context.Context, req gateway.FetchRequest) (Tables, error) {
+	m, err := db.meta.table(ctx, req.Table)
+	if err != nil {
+		return Tables{}, err
+	}
+	var t Tables
+	t.add(m, !m.Plain)
+	if err := db.embeddedTables(ctx, m, req.Selection, 0, &t); err != nil {
+		return Tables{}, err
+	}
+	slices.Sort(t.Names)
+	t.Names = slices.Compact(t.Names)
+	return t, nil
+}
+
+func (db *DB) embeddedTables(ctx context.Context, parent *tableMeta, sel gateway.Selection, depth int, t *Tables) error {
+	for _, it := range sel.Items {
+		if it.Embed == nil {
+			continue
+		}
+		if depth >= maxEmbedDepth {
+			return gateway.Errorf(gateway.CodeInvalidFetchPayload, "embeds nested deeper than %d levels", maxEmbedDepth)
+		}
+		rel, err := resolveEmbed(parent, it.Embed)
+		if err != nil {
+			return err
+		}
+		ref := gateway.TableRef{Schema: rel.fk.Schema, Name: rel.fk.Table}
+		if rel.toOne {
+			ref = gateway.TableRef{Schema: rel.fk.RefSchema, Name: rel.fk.RefTable}
+		}
+		child, err := db.meta.table(ctx, ref)
+		if err != nil {
+			return err
+		}
+		t.add(child, !child.Plain)
+		if err := db.embeddedTables(ctx, child, it.Embed.Selection, depth+1, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxCascadeDepth bounds the walk along ON DELETE/UPDATE actions; a longer
+// chain is treated as opaque rather than walked.
+const maxCascadeDepth = 16
+
+// WriteTables returns the tables a committed insert, update or delete on
+// ref may have changed: ref itself plus, transitively, every table whose
+// foreign key to it cascades or sets null/default (PostgreSQL changes
+// those rows in the same statement). Opaque is set when any of them is not
+// a plain table or has user triggers or rules.
+func (db *DB) WriteTables(ctx context.Context, ref gateway.TableRef) (Tables, error) {
+	var t Tables
+	seen := map[gateway.TableRef]bool{}
+	var walk func(ref gateway.TableRef, depth int) error
+	walk = func(ref gateway.TableRef, depth int) error {
+		m, err := db.meta.table(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if seen[m.ref()] {
+			return nil
+		}
+		seen[m.ref()] = true
+		t.add(m, !m.Plain || m.SideEffects)
+		for _, fk := range m.incoming {
+			if !changesReferencing(fk.OnDelete) && !changesReferencing(fk.OnUpdate) {
+				continue
+			}
+			if depth >= maxCascadeDepth {
+				t.Opaque = true
+				return nil
+			}
+			if err := walk(gateway.TableRef{Schema: fk.Schema, Name: fk.Table}, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(ref, 0); err != nil {
+		return Tables{}, err
+	}
+	slices.Sort(t.Names)
+	return t, nil
+}
+
+// changesReferencing reports whether a referential action modifies the
+// referencing rows (cascade, set null, set default), as opposed to only
+// refusing the change (no action, restrict).
+func changesReferencing(action string) bool {
+	return action == "c" || action == "n" || action == "d"
+}
+
+func (t *Tables) add(m *tableMeta, opaque bool) {
+	t.Names = append(t.Names, m.Schema+"."+m.Name)
+	t.Opaque = t.Opaque || opaque
+}
