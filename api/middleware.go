@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -117,4 +118,34 @@ func (s *Server) readBody(c *gin.Context) ([]byte, error) {
 
 func tooLarge(limit int64) error {
 	return gateway.Errorf(gateway.CodePayloadTooLarge, "request body exceeds the limit of %d bytes", limit).WithDetail("limit_bytes", limit)
+}
+
+// observe records the request in the metrics after it is answered, by
+// route template (never the raw path, which would explode cardinality) and
+// resolved client.
+func (s *Server) observe(c *gin.Context) {
+	if s.opts.Metrics == nil {
+		c.Next()
+		return
+	}
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	client := ""
+	if info := gateway.RequestInfoFrom(c.Request.Context()); info != nil {
+		client = info.Client
+	}
+	s.opts.Metrics.ObserveRequest(route, client, c.Writer.Status(), time.Since(start))
+}
+
+// metrics serves GET /metrics (Prometheus text format).
+func (s *Server) metrics(c *gin.Context) {
+	if s.opts.Metrics == nil {
+		writeError(c, s.log, "metrics", gateway.Errorf(gateway.CodeNotFound, "metrics are not enabled"))
+		return
+	}
+	s.opts.Metrics.Handler().ServeHTTP(c.Writer, c.Request)
 }

@@ -19,6 +19,7 @@ func (s *Server) registerRoutes(e *gin.Engine) {
 		{[]string{get}, "/", "service information and this route list", s.root},
 		{[]string{get}, "/ping", "liveness: answers pong", s.ping},
 		{[]string{get}, "/health", "dependency checks with latency", s.health},
+		{[]string{get}, "/metrics", "Prometheus metrics", s.metrics},
 
 		{[]string{post}, "/gateway/fetch", "read rows with conditions, embeds, sorting, paging and counts", s.fetch},
 		{[]string{post}, "/gateway/data", "alias of /gateway/fetch", s.fetch},

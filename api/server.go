@@ -13,6 +13,7 @@ import (
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/registry"
+	"github.com/athena-gateway/athena/telemetry"
 )
 
 // Clients resolves a client name to its database. *registry.Registry is
@@ -35,6 +36,8 @@ type Options struct {
 	Checks []HealthCheck
 	// Auth is the API-key machinery; zero means keys are not configured.
 	Auth AuthDeps
+	// Metrics, when set, serves /metrics and records every request.
+	Metrics *telemetry.Metrics
 	// Cache is the read cache; nil caches nothing (every fetch answers
 	// X-Athena-Cache-Outcome: bypass). Writes invalidate through it.
 	Cache *cache.Cache
@@ -67,7 +70,7 @@ func New(clients Clients, opts Options, log *slog.Logger) *gin.Engine {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(s.requestID, s.recoverPanic)
+	e.Use(s.requestID, s.observe, s.recoverPanic)
 	s.registerRoutes(e)
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, "route", gateway.Errorf(gateway.CodeNotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))

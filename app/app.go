@@ -28,6 +28,7 @@ import (
 	"github.com/athena-gateway/athena/orchestration"
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/registry"
+	"github.com/athena-gateway/athena/telemetry"
 )
 
 // Params is what every role starts from: the loaded configuration, the
@@ -122,7 +123,7 @@ func newCache(lc fx.Lifecycle, cfg config.Config, rc *redis.Client, log *slog.Lo
 func Gateway(version string) fx.Option {
 	return fx.Module("gateway",
 		fx.Provide(
-			func(reg *registry.Registry, authDeps api.AuthDeps, tc client.Client, rc *redis.Client, rcache *cache.Cache, cfg config.Config, log *slog.Logger) *gin.Engine {
+			func(reg *registry.Registry, authDeps api.AuthDeps, tc client.Client, rc *redis.Client, rcache *cache.Cache, metrics *telemetry.Metrics, cfg config.Config, log *slog.Logger) *gin.Engine {
 				lim := gateway.DefaultLimits()
 				lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
 				lim.MaxLimit = cfg.Gateway.MaxLimit
@@ -138,9 +139,10 @@ func Gateway(version string) fx.Option {
 					// Optional: without Redis the cache is process-local.
 					checks = append(checks, api.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return cache.Ping(ctx, rc) }})
 				}
-				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps, Cache: rcache}, log)
+				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps, Cache: rcache, Metrics: metrics}, log)
 			},
 			newHTTPServer,
+			newMetrics,
 		),
 		fx.Invoke(func(*http.Server) {}), // the server is the point of this role
 	)

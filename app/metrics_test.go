@@ -1,0 +1,42 @@
+package app
+
+import (
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/athena-gateway/athena/cache"
+	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/registry"
+)
+
+func TestMetricsFamilies(t *testing.T) {
+	cfg := config.Default()
+	cfg.Clients = map[string]config.Client{"demo": {URI: "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := registry.New(cfg, log)
+	defer reg.Close()
+	if _, err := reg.Lookup("demo"); err != nil { // opens the pool
+		t.Fatal(err)
+	}
+	c, err := cache.New(cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMetrics(reg, c)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{
+		`athena_pool_max_connections{client="demo",kind="client"} 10`,
+		`athena_pool_in_use_connections{client="demo"`,
+		`athena_cache_requests_total{outcome="hit_local"} 0`,
+		`athena_cache_redis_errors_total 0`,
+		`athena_cache_redis_degraded 0`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, rec.Body.String())
+		}
+	}
+}
