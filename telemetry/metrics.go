@@ -3,6 +3,7 @@ package telemetry
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,20 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// series caches the labelled instruments per (route, client, status):
+	// resolving label values hashes and locks inside client_golang, which
+	// showed in the hot path; a sync.Map read does not lock.
+	series sync.Map // requestSeries → *requestInstruments
+}
+
+type requestSeries struct {
+	route, client string
+	status        int
+}
+
+type requestInstruments struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // NewMetrics builds a registry with the Go runtime and process collectors
@@ -47,8 +62,17 @@ func (m *Metrics) ObserveRequest(route, client string, status int, d time.Durati
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(route, client, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route, client).Observe(d.Seconds())
+	k := requestSeries{route, client, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &requestInstruments{
+			count:   m.requests.WithLabelValues(route, client, strconv.Itoa(status)),
+			latency: m.latency.WithLabelValues(route, client),
+		})
+	}
+	in := v.(*requestInstruments)
+	in.count.Inc()
+	in.latency.Observe(d.Seconds())
 }
 
 // Handler serves the registry in the Prometheus text format.

@@ -16,6 +16,7 @@ import (
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/registry"
+	"github.com/athena-gateway/athena/telemetry"
 )
 
 // server is an engine served by net/http on a loopback port, as in
@@ -90,7 +91,10 @@ func newAthena(dbURL string, maxConns int32, insertRows int, log *slog.Logger) a
 	lim := gateway.DefaultLimits()
 	lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
 	lim.MaxLimit = cfg.Gateway.MaxLimit
-	return athena{reg: reg, opts: api.Options{Version: "bench", BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim}, log: log}
+	// Metrics are on, as in production: recording them is part of the
+	// per-request cost being measured.
+	opts := api.Options{Version: "bench", BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Metrics: telemetry.NewMetrics()}
+	return athena{reg: reg, opts: opts, log: log}
 }
 
 // engine builds one gateway; zero deps means no key store (scenario c),
