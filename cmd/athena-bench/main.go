@@ -11,8 +11,9 @@
 //	   engine with the read cache on (c and d run without it);
 //
 // at each -concurrency level for -duration, and prints requests/s, p50 and
-// p99 with the ratios c/b, b/a, d/c, e/b and e/c. c) and d) run interleaved
-// (c d d c, half the duration each) so drift and noise weigh on both alike.
+// p99 with the ratios c/b, b/a, d/c, e/b and e/c. b) to e) run interleaved
+// (b c d e e d c b, half the duration each) so drift and noise weigh on all
+// of them alike.
 // It then releases 64 identical requests for a row nobody read at once at
 // an engine with an empty cache and counts, with a pgx tracer, the
 // statements that reach PostgreSQL (the read cache's single flight should
@@ -36,6 +37,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"os/signal"
 	"runtime"
 	"slices"
@@ -75,6 +77,7 @@ type options struct {
 	skipInsert  bool
 	insertRows  int
 	progress    bool
+	cpuProfile  string
 }
 
 // warmup runs before each measured run so pools and keep-alive connections
@@ -97,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.jsonOut, "json", false, "print a JSON summary to stdout (the human report then goes to stderr)")
 	fs.BoolVar(&o.skipInsert, "skip-insert", false, "skip the bulk-versus-single-row insert comparison")
 	fs.IntVar(&o.insertRows, "insert-rows", 1000, "rows in the insert comparison")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (load generator included) to this file")
 	fs.BoolVar(&o.progress, "progress", true, "print one line as each scenario starts")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -146,6 +150,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	gin.SetMode(gin.ReleaseMode)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
+	if opts.cpuProfile != "" {
+		f, err := os.Create(opts.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "athena-bench: %v\n", err)
+			return exitUsage
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "athena-bench: %v\n", err)
+			return exitFailed
+		}
+		defer pprof.StopCPUProfile()
+	}
 	sum, err := bench(ctx, opts, report, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "athena-bench: %v\n", err)
@@ -237,14 +254,10 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 		scenarioCached: func(c *http.Client) request { return cachedFetch(c, cached.url) },
 	}
 	for _, n := range opts.levels {
-		for _, sc := range []scenario{scenarioDirect, scenarioFloor} {
-			progress(fmt.Sprintf("running %s, %d clients, %s ...", sc, n, opts.duration))
-			sum.Fetch = append(sum.Fetch, measure(ctx, opts, n, sc, drivers[sc]))
-		}
-		progress(fmt.Sprintf("running %s and %s interleaved (c d d c), %d clients, %s each ...", scenarioAthena, scenarioKeyed, n, opts.duration))
-		sum.Fetch = append(sum.Fetch, measurePair(ctx, opts, n, scenarioAthena, scenarioKeyed, drivers)...)
-		progress(fmt.Sprintf("running %s, %d clients, %s ...", scenarioCached, n, opts.duration))
-		sum.Fetch = append(sum.Fetch, measure(ctx, opts, n, scenarioCached, drivers[scenarioCached]))
+		progress(fmt.Sprintf("running %s, %d clients, %s ...", scenarioDirect, n, opts.duration))
+		sum.Fetch = append(sum.Fetch, measure(ctx, opts, n, scenarioDirect, drivers[scenarioDirect]))
+		progress(fmt.Sprintf("running b) to e) interleaved (b c d e e d c b), %d clients, %s each ...", n, opts.duration))
+		sum.Fetch = append(sum.Fetch, measureInterleaved(ctx, opts, n, []scenario{scenarioFloor, scenarioAthena, scenarioKeyed, scenarioCached}, drivers)...)
 	}
 	if err := ctx.Err(); err != nil {
 		return sum, fmt.Errorf("interrupted: %w", err)
@@ -301,13 +314,14 @@ func measure(ctx context.Context, opts options, clients int, sc scenario, driver
 	return fetchRun{Scenario: sc, Clients: clients, result: res}
 }
 
-// measurePair measures two scenarios interleaved at one concurrency: both
-// warm up, then each gets half the duration twice, in the order x y y x, so
-// that drift over the run (thermal, a neighbour's load, autovacuum) weighs
-// on both alike rather than on whichever ran second. Throughput is
-// requests over measured time; the percentiles are over both halves.
-func measurePair(ctx context.Context, opts options, clients int, x, y scenario, drivers map[scenario]func(*http.Client) request) []fetchRun {
-	scs := []scenario{x, y}
+// measureInterleaved measures scenarios interleaved at one concurrency:
+// each warms up, then each gets half the duration twice, in the order
+// s1 s2 … sn sn … s2 s1, so that drift over the run (thermal, a
+// neighbour's load, autovacuum) weighs on every scenario alike rather than
+// on whichever ran last; the ratios between them are what the goals
+// judge. Throughput is requests over measured time; the percentiles are
+// over both halves.
+func measureInterleaved(ctx context.Context, opts options, clients int, scs []scenario, drivers map[scenario]func(*http.Client) request) []fetchRun {
 	do := make([]request, len(scs))
 	warm := make([]result, len(scs))
 	for i, sc := range scs {
@@ -316,12 +330,19 @@ func measurePair(ctx context.Context, opts options, clients int, x, y scenario, 
 		do[i] = drivers[sc](hc)
 		warm[i] = load(ctx, clients, opts.warmup(), do[i])
 	}
+	order := make([]int, 0, 2*len(scs))
+	for i := range scs {
+		order = append(order, i)
+	}
+	for i := len(scs) - 1; i >= 0; i-- {
+		order = append(order, i)
+	}
 	half := opts.duration / 2
 	samples := make([][]sample, len(scs))
-	for slice, i := range []int{0, 1, 1, 0} {
-		// Slice k seeds its workers apart from the warm-up and the other
-		// slices; x and y in the same half read the same rows.
-		seedBase := uint64(slice/2+1) << 32
+	for slice, i := range order {
+		// Each half seeds its workers apart from the warm-up and the other
+		// half; every scenario in the same half reads the same rows.
+		seedBase := uint64(slice/len(scs)+1) << 32
 		samples[i] = append(samples[i], loadSample(ctx, clients, half, seedBase, do[i]))
 	}
 	out := make([]fetchRun, len(scs))

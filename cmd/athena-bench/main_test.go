@@ -46,7 +46,7 @@ func TestRunWholeBench(t *testing.T) {
 
 	for _, want := range []string{
 		"running a) direct pgx, 1 clients, 200ms ...",
-		"running c) athena fetch and d) athena fetch + API key interleaved (c d d c), 2 clients, 200ms each ...",
+		"running b) to e) interleaved (b c d e e d c b), 2 clients, 200ms each ...",
 		"d) key ", "client bench, right athena_bench.items.read, enforcement on (fail_closed)",
 		"scenario", "clients", "req/s", "p50", "p99", "errors",
 		"a) direct pgx", "b) floor gin+pgx", "c) athena fetch",
@@ -57,7 +57,6 @@ func TestRunWholeBench(t *testing.T) {
 		"b/a = ",
 		"API key cost at  1 clients: d/c = ",
 		"API key cost at  2 clients: d/c = ",
-		"running e) athena fetch cache hit, 2 clients, 200ms ...",
 		"e) athena fetch cache hit       1 ",
 		"e) athena fetch cache hit       2 ",
 		"read cache at  1 clients: e/b = ",
