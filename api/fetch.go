@@ -20,26 +20,37 @@ import (
 // answered.
 func (s *Server) fetch(c *gin.Context) {
 	const op = "fetch"
-	res, p, req, ok := decoded(s, c, op, func(b []byte) (gateway.FetchRequest, error) {
-		return gateway.DecodeFetch(b, stripNullsHeader(c), s.opts.Limits)
-	})
+	res, p, ok := s.begin(c, op)
 	if !ok {
 		return
 	}
+	body, err := s.readBody(c)
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	entry, err := s.decodeFetch(body, stripNullsHeader(c))
+	if err != nil {
+		writeError(c, s.log, op, err)
+		return
+	}
+	req := entry.req
 	if !s.allowTable(c, p, op, req.Table) {
 		return
 	}
 	ctx := c.Request.Context()
-	norm, normOK := normalisedFetch(req)
-	r := cache.Read{Scope: res.Scope, Request: norm, NoCache: noCache(c)}
-	if normOK && !r.NoCache && s.cache.Enabled(res.Scope) {
+	// Uncached reads still answer a cache_key identifying the read: the
+	// raw body stands in for the normalised request.
+	r := cache.Read{Scope: res.Scope, Request: body, NoCache: noCache(c)}
+	if !r.NoCache && s.cache.Enabled(res.Scope) {
 		// Tables resolve from cached metadata; an error (unknown table, bad
 		// embed) is left for the fetch itself to report, uncached.
-		if t, err := res.DB.FetchTables(ctx, req); err == nil && !t.Opaque {
-			r.Tables, r.Cacheable = t.Names, true
+		norm, normOK := entry.normalised()
+		if t, err := res.DB.FetchTables(ctx, req); normOK && err == nil && !t.Opaque {
+			r.Request, r.Tables, r.Cacheable = norm, t.Names, true
 		}
 	}
-	body, outcome, err := s.cache.Do(ctx, r, func(ctx context.Context, key cache.Key) ([]byte, error) {
+	answer, outcome, err := s.cache.Do(ctx, r, func(ctx context.Context, key cache.Key) ([]byte, error) {
 		return fetchBody(ctx, res.DB, req, key.String())
 	})
 	if err != nil {
@@ -48,7 +59,7 @@ func (s *Server) fetch(c *gin.Context) {
 	}
 	c.Header("X-Athena-Cached", strconv.FormatBool(outcome.Hit()))
 	c.Header("X-Athena-Cache-Outcome", string(outcome))
-	c.Data(200, "application/json; charset=utf-8", body)
+	c.Data(200, "application/json; charset=utf-8", answer)
 }
 
 // fetchBody runs the fetch and renders the whole success envelope.

@@ -58,6 +58,8 @@ type Server struct {
 	cache   *cache.Cache
 	log     *slog.Logger
 	routes  []route
+	// fetchMemo skips decoding repeated fetch bodies (fetchmemo.go).
+	fetchMemo fetchMemo
 	*keyAuth
 }
 
