@@ -34,7 +34,8 @@ func writeError(c *gin.Context, log *slog.Logger, op string, err error) {
 	// into codes; anything else becomes internal_error.
 	e := postgres.MapError(err)
 	if e.Code == gateway.CodeInternal && log != nil {
-		log.ErrorContext(c.Request.Context(), "request failed", "operation", op, "request_id", c.GetString(requestIDKey), "err", err)
+		// The request id comes from the context (telemetry.ContextHandler).
+		log.ErrorContext(c.Request.Context(), "request failed", "operation", op, "err", err)
 	}
 	detail := e.Detail
 	if detail == "" {
