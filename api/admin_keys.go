@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -85,14 +86,7 @@ func (k *keyAuth) listAPIKeys(c *gin.Context) {
 		return
 	}
 	keys, err := store.ListKeys(c.Request.Context())
-	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
-	}
-	if keys == nil {
-		keys = []auth.Key{}
-	}
-	newSuccess("Listed "+strconv.Itoa(len(keys))+" API keys").value("data", keys).send(c, 200)
+	sendList(c, k.log(), op, "API keys", keys, err)
 }
 
 // createKeyBody is POST /admin/api-keys. expires_at (RFC 3339) and
@@ -317,14 +311,7 @@ func (k *keyAuth) listAPIKeyRights(c *gin.Context) {
 		}
 	}
 	rights, err := store.ListRights(c.Request.Context(), id)
-	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
-	}
-	if rights == nil {
-		rights = []postgres.KeyRight{}
-	}
-	newSuccess("Listed "+strconv.Itoa(len(rights))+" API key rights").value("data", rights).send(c, 200)
+	sendList(c, k.log(), op, "API key rights", rights, err)
 }
 
 // rightRequest decodes and checks a rights body (POST and DELETE).
@@ -452,14 +439,7 @@ func (k *keyAuth) listAPIKeyClients(c *gin.Context) {
 		return
 	}
 	list, err := store.ListClientConfigs(c.Request.Context())
-	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
-	}
-	if list == nil {
-		list = []auth.ClientEnforcement{}
-	}
-	newSuccess("Listed "+strconv.Itoa(len(list))+" client overrides").value("data", list).send(c, 200)
+	sendList(c, k.log(), op, "client overrides", list, err)
 }
 
 // pathClient reads and checks the :client path parameter.
@@ -521,4 +501,17 @@ func (k *keyAuth) deleteAPIKeyClient(c *gin.Context) {
 	}
 	k.invalidate("")
 	newSuccess("Client override removed").value("data", map[string]string{"client_name": client}).send(c, 200)
+}
+
+// sendList answers a list route: the error envelope when err is set, else
+// "Listed N <noun>" with data always an array (never null).
+func sendList[T any](c *gin.Context, log *slog.Logger, op, noun string, items []T, err error) {
+	if err != nil {
+		writeError(c, log, op, err)
+		return
+	}
+	if items == nil {
+		items = []T{}
+	}
+	newSuccess("Listed "+strconv.Itoa(len(items))+" "+noun).value("data", items).send(c, 200)
 }
