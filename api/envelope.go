@@ -41,6 +41,9 @@ func writeError(c *gin.Context, log *slog.Logger, op string, err error) {
 	if detail == "" {
 		detail = e.Message
 	}
+	if info := gateway.RequestInfoFrom(c.Request.Context()); info != nil {
+		info.ErrorCode, info.ErrorMessage = string(e.Code), e.Message // for the request log
+	}
 	details := e.Details
 	if details == nil {
 		details = map[string]any{}

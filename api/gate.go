@@ -84,6 +84,9 @@ var tableAction = map[string]auth.Action{
 
 // allowTable checks the table right for op (see auth.AllowsTable).
 func (s *Server) allowTable(c *gin.Context, p auth.Principal, op string, table gateway.TableRef) bool {
+	if info := gateway.RequestInfoFrom(c.Request.Context()); info != nil {
+		info.Table = table.String() // for the operation log and statistics
+	}
 	return s.authorizeTable(c, p, table, tableAction[op])
 }
 

@@ -8,11 +8,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/telemetry"
 )
 
 // requestID propagates a sane incoming X-Request-Id or makes one, and sets
@@ -121,25 +123,102 @@ func tooLarge(limit int64) error {
 	return gateway.Errorf(gateway.CodePayloadTooLarge, "request body exceeds the limit of %d bytes", limit).WithDetail("limit_bytes", limit)
 }
 
-// observe records the request in the metrics after it is answered, by
+// observe records the request after it is answered: in the metrics, by
 // route template (never the raw path, which would explode cardinality) and
-// resolved client.
+// resolved client, and in the request log (which keeps the raw path). Log
+// entries are only queued: nothing here waits on the logging database.
 func (s *Server) observe(c *gin.Context) {
-	if s.opts.Metrics == nil {
+	if s.opts.Metrics == nil && s.opts.Logs == nil && s.opts.Stats == nil {
 		c.Next()
 		return
 	}
 	start := time.Now()
 	c.Next()
+	d := time.Since(start)
 	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
+	info := gateway.RequestInfoFrom(c.Request.Context())
+	if info == nil {
+		info = &gateway.RequestInfo{}
 	}
-	client := ""
-	if info := gateway.RequestInfoFrom(c.Request.Context()); info != nil {
-		client = info.Client
+	status := c.Writer.Status()
+	if s.opts.Metrics != nil {
+		label := route
+		if label == "" {
+			label = "unmatched"
+		}
+		s.opts.Metrics.ObserveRequest(label, info.Client, status, d)
 	}
-	s.opts.Metrics.ObserveRequest(route, client, c.Writer.Status(), time.Since(start))
+	if s.opts.Logs != nil {
+		s.logRequest(c, info, route, status, start.Add(d), d)
+	}
+	if s.opts.Stats != nil {
+		// One count per request, keyed by client and, for gateway
+		// operations, by table and operation (statistics are rebuilt from
+		// the request log with the same rule).
+		op, _ := gatewayOperation(route)
+		s.opts.Stats.Record(info.Client, info.Table, op, status, c.Writer.Header().Get("X-Athena-Cached") == "true", start.Add(d))
+	}
+}
+
+// logRequest queues the request's log entries. It reads only what is
+// already at hand (headers, the request info, the status): the response
+// body is never parsed, so error carries the status text; the machine
+// code and message are in the response the client got.
+func (s *Server) logRequest(c *gin.Context, info *gateway.RequestInfo, route string, status int, at time.Time, d time.Duration) {
+	errText, message := info.ErrorCode, info.ErrorMessage
+	if status >= 400 && errText == "" {
+		errText = http.StatusText(status)
+	}
+	s.opts.Logs.Request(telemetry.RequestEntry{
+		RequestID:      info.RequestID,
+		Time:           at,
+		Client:         info.Client,
+		Method:         c.Request.Method,
+		Path:           c.Request.URL.Path,
+		Status:         status,
+		Duration:       d,
+		IPv4:           c.ClientIP(),
+		UserAgent:      c.Request.UserAgent(),
+		UserID:         info.UserID,
+		CompanyID:      info.CompanyID,
+		OrganizationID: info.OrganizationID,
+		APIKeyID:       info.KeyID,
+		Cached:         c.Writer.Header().Get("X-Athena-Cached") == "true",
+		Error:          errText,
+		Message:        message,
+	})
+	// One operation per /gateway/* request, named by the route's last
+	// segment (fetch, insert, transaction, ...). The handlers know the
+	// table and row count; until they report them these stay NULL.
+	if op, ok := gatewayOperation(route); ok {
+		s.opts.Logs.Operation(telemetry.OperationEntry{
+			RequestID: info.RequestID,
+			Time:      at,
+			Client:    info.Client,
+			Operation: op,
+			Table:     info.Table,
+			Status:    status,
+			Duration:  d,
+			Rows:      -1,
+			Error:     errText,
+			Message:   message,
+		})
+	}
+}
+
+// gatewayOperation names the operation of a gateway route template, with
+// the aliases folded into the operation they run.
+func gatewayOperation(route string) (string, bool) {
+	switch route {
+	case "/gateway/data":
+		return "fetch", true
+	case "/gateway/sql", "/query/sql":
+		return "query", true
+	}
+	if op, ok := strings.CutPrefix(route, "/gateway/"); ok {
+		return op, true
+	}
+	return "", false
 }
 
 // metrics serves GET /metrics (Prometheus text format).

@@ -38,6 +38,12 @@ type Options struct {
 	Auth AuthDeps
 	// Metrics, when set, serves /metrics and records every request.
 	Metrics *telemetry.Metrics
+	// Logs, when set, receives one request log entry per request and one
+	// operation log entry per /gateway/* request; nil logs nothing.
+	Logs *telemetry.LogWriter
+	// Stats, when set, counts every request per client, table and
+	// operation (flushed through Temporal).
+	Stats *telemetry.Stats
 	// Cache is the read cache; nil caches nothing (every fetch answers
 	// X-Athena-Cache-Outcome: bypass). Writes invalidate through it.
 	Cache *cache.Cache

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
@@ -123,7 +124,7 @@ func newCache(lc fx.Lifecycle, cfg config.Config, rc *redis.Client, log *slog.Lo
 func Gateway(version string) fx.Option {
 	return fx.Module("gateway",
 		fx.Provide(
-			func(reg *registry.Registry, authDeps api.AuthDeps, tc client.Client, rc *redis.Client, rcache *cache.Cache, metrics *telemetry.Metrics, cfg config.Config, log *slog.Logger) *gin.Engine {
+			func(reg *registry.Registry, authDeps api.AuthDeps, tc client.Client, rc *redis.Client, rcache *cache.Cache, metrics *telemetry.Metrics, logs *telemetry.LogWriter, stats *telemetry.Stats, cfg config.Config, log *slog.Logger) *gin.Engine {
 				lim := gateway.DefaultLimits()
 				lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
 				lim.MaxLimit = cfg.Gateway.MaxLimit
@@ -139,13 +140,59 @@ func Gateway(version string) fx.Option {
 					// Optional: without Redis the cache is process-local.
 					checks = append(checks, api.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return cache.Ping(ctx, rc) }})
 				}
-				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps, Cache: rcache, Metrics: metrics}, log)
+				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps, Cache: rcache, Metrics: metrics, Logs: logs, Stats: stats}, log)
 			},
 			newHTTPServer,
 			newMetrics,
+			newStats,
+			newLogWriter,
 		),
 		fx.Invoke(func(*http.Server) {}), // the server is the point of this role
 	)
+}
+
+// newLogWriter builds the request/operation log writer on a dedicated
+// logging pool: the control-plane client's settings with
+// telemetry.log_pool_max_conns connections, so log COPYs never take a
+// connection from a tenant pool or from the API-key lookups. Nil (nothing
+// is logged) when the control plane is off or telemetry.enabled is false.
+// Its stop hook runs after the HTTP server has drained (it is appended
+// first), writes what is queued within the stop deadline, then closes the
+// pool.
+func newLogWriter(lc fx.Lifecycle, reg *registry.Registry, cfg config.Config, metrics *telemetry.Metrics, log *slog.Logger) (*telemetry.LogWriter, error) {
+	cp := reg.ControlPlane()
+	if cp == nil || !cfg.Telemetry.Enabled {
+		return nil, nil
+	}
+	pc := cp.Config().Copy()
+	pc.MaxConns = max(cfg.Telemetry.LogPoolMaxConns, 1)
+	pc.MinConns = 0
+	if pc.ConnConfig.RuntimeParams["application_name"] == "athena-control-plane" {
+		pc.ConnConfig.RuntimeParams["application_name"] = "athena-logs"
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc) // connects lazily
+	if err != nil {
+		return nil, fmt.Errorf("logging pool: %w", err)
+	}
+	retention := cfg.Telemetry.LogRetention
+	if retention == 0 {
+		retention = -1 // keep forever
+	}
+	w := telemetry.NewLogWriter(postgres.NewLogStore(pool), telemetry.LogOptions{
+		QueueSize:     cfg.Telemetry.LogQueueSize,
+		BatchSize:     cfg.Telemetry.LogBatchSize,
+		FlushInterval: cfg.Telemetry.LogFlushInterval,
+		Retention:     retention,
+	}, metrics, log.With("component", "logs"))
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { w.Start(); return nil },
+		OnStop: func(ctx context.Context) error {
+			err := w.Close(ctx)
+			pool.Close()
+			return err
+		},
+	})
+	return w, nil
 }
 
 // newHTTPServer binds the listener in OnStart (so "port already in use" is a

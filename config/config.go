@@ -33,6 +33,9 @@ type Config struct {
 	Cache Cache `yaml:"cache"`
 	// ControlPlane is the gateway's own database and the live registry (controlplane.go).
 	ControlPlane ControlPlane `yaml:"control_plane"`
+	// Telemetry is the request and operation logs written to the logging
+	// database.
+	Telemetry Telemetry `yaml:"telemetry"`
 	// Clients maps a client name (the X-Athena-Client value) to its database.
 	Clients map[string]Client `yaml:"postgres_clients"`
 
@@ -87,6 +90,22 @@ type Temporal struct {
 	APIKey string `yaml:"api_key"`
 }
 
+// Telemetry configures the request and operation logs (gateway_request_log,
+// gateway_operation_log, spec §7). They are written only when the control
+// plane is configured, in batches on a pool of their own, and never make a
+// request wait: entries beyond the queue are dropped and counted.
+type Telemetry struct {
+	Enabled bool `yaml:"enabled"`
+	// LogPoolMaxConns sizes the dedicated logging pool, opened on the
+	// control-plane client's URI beside the pool used for key lookups.
+	LogPoolMaxConns  int32         `yaml:"log_pool_max_conns"`
+	LogQueueSize     int           `yaml:"log_queue_size"`     // entries waiting per log
+	LogBatchSize     int           `yaml:"log_batch_size"`     // rows per COPY
+	LogFlushInterval time.Duration `yaml:"log_flush_interval"` // a partial batch waits at most this
+	// LogRetention deletes older rows every hour; 0 keeps them forever.
+	LogRetention time.Duration `yaml:"log_retention"`
+}
+
 // Client is one backend database. In YAML it is either a bare URI string or
 // a mapping with uri plus per-client pool overrides.
 type Client struct {
@@ -130,7 +149,15 @@ func Default() Config {
 		Cache:        Cache{Enabled: true, TTL: 30 * time.Second, MaxBytes: 64 << 20, RedisTTL: 5 * time.Minute},
 		Temporal:     Temporal{Address: "127.0.0.1:7233", Namespace: "default"},
 		ControlPlane: DefaultControlPlane(),
-		Clients:      map[string]Client{},
+		Telemetry: Telemetry{
+			Enabled:          true,
+			LogPoolMaxConns:  2,
+			LogQueueSize:     10000,
+			LogBatchSize:     500,
+			LogFlushInterval: time.Second,
+			LogRetention:     14 * 24 * time.Hour,
+		},
+		Clients: map[string]Client{},
 	}
 }
 
@@ -309,6 +336,18 @@ func (c *Config) Validate() error {
 		if cc.TTL < 0 || cc.RedisTTL < 0 {
 			errs = append(errs, fmt.Sprintf("cache.clients.%s: durations must not be negative", n))
 		}
+	}
+	if c.Telemetry.LogPoolMaxConns <= 0 {
+		errs = append(errs, "telemetry.log_pool_max_conns must be positive")
+	}
+	if c.Telemetry.LogQueueSize <= 0 || c.Telemetry.LogBatchSize <= 0 {
+		errs = append(errs, "telemetry.log_queue_size and telemetry.log_batch_size must be positive")
+	}
+	if c.Telemetry.LogFlushInterval <= 0 {
+		errs = append(errs, "telemetry.log_flush_interval must be positive")
+	}
+	if c.Telemetry.LogRetention < 0 {
+		errs = append(errs, "telemetry.log_retention must not be negative")
 	}
 	names := make([]string, 0, len(c.Clients))
 	for n := range c.Clients {

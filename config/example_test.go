@@ -18,4 +18,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if cfg.API.Port != 4052 || cfg.Clients["demo"].URI == "" {
 		t.Errorf("got %+v", cfg)
 	}
+	if cfg.Telemetry != Default().Telemetry {
+		t.Errorf("telemetry: got %+v, want the defaults %+v", cfg.Telemetry, Default().Telemetry)
+	}
 }

@@ -14,6 +14,12 @@ type RequestInfo struct {
 	CompanyID      string // X-Company-Id
 	SDK            string // X-Athena-Sdk
 	BackendType    string // X-Backend-Type
+
+	// What the request turned out to be, filled in as the HTTP layer learns
+	// it, for the request/operation logs and statistics.
+	Table        string // the table or view the operation targeted, as named
+	ErrorCode    string // the error envelope's code, when the answer was an error
+	ErrorMessage string // the error envelope's message
 }
 
 type requestInfoKey struct{}

@@ -21,6 +21,7 @@ import (
 // use it.
 func Register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.Ping)
+	r.RegisterWorkflow(workflows.StatsFlush)
 	r.RegisterActivity(acts)
 }
 

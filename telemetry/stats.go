@@ -1,0 +1,349 @@
+package telemetry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ClientStatsDelta is what one gateway process counted for one client since
+// its last flush.
+type ClientStatsDelta struct {
+	Client        string    `json:"client"`
+	Total         int64     `json:"total"`
+	Successful    int64     `json:"successful"`
+	Failed        int64     `json:"failed"`
+	Cached        int64     `json:"cached"`
+	LastRequestAt time.Time `json:"last_request_at"`
+}
+
+// TableStatsDelta is what one gateway process counted for one (client,
+// table, operation) since its last flush.
+type TableStatsDelta struct {
+	Client        string    `json:"client"`
+	Table         string    `json:"table"`
+	Operation     string    `json:"operation"`
+	Total         int64     `json:"total"`
+	Successful    int64     `json:"successful"`
+	Failed        int64     `json:"failed"`
+	Cached        int64     `json:"cached"`
+	LastRequestAt time.Time `json:"last_request_at"`
+}
+
+// StatsDelta is one flush of counters: counts only, never rows, so it is a
+// few hundred bytes in workflow history.
+type StatsDelta struct {
+	Clients []ClientStatsDelta `json:"clients,omitempty"`
+	Tables  []TableStatsDelta  `json:"tables,omitempty"`
+}
+
+// Empty reports whether d counts nothing.
+func (d StatsDelta) Empty() bool { return len(d.Clients) == 0 && len(d.Tables) == 0 }
+
+// StatsFlushFunc sends one flush. flushID is "<instance>/<seq>": unique per
+// gateway process and flush, and the same on every retry of that flush, so
+// the receiver can make it exactly once (the app starts the StatsFlush
+// workflow with ID workflows.StatsFlushID(flushID) and input
+// StatsFlushInput{FlushID: flushID, Delta: d}). It should return once the
+// flush is durably accepted, not wait for it to be applied.
+type StatsFlushFunc func(ctx context.Context, flushID string, d StatsDelta) error
+
+// Defaults of StatsOptions.
+const (
+	DefaultStatsInterval     = 5 * time.Second
+	DefaultStatsMaxKeys      = 10000
+	DefaultStatsFlushTimeout = 10 * time.Second
+)
+
+// StatsOptions configures NewStats. Zero values pick the defaults.
+type StatsOptions struct {
+	// Flush sends a delta. Nil: nothing is flushed and counters only grow
+	// up to MaxKeys (tests, or no Temporal).
+	Flush StatsFlushFunc
+	// Interval between flushes (default 5s).
+	Interval time.Duration
+	// MaxKeys bounds the distinct keys (clients plus (client, table,
+	// operation)) held, counting both the unsent counters and a flush being
+	// retried (default 10,000). Records for a new key beyond it are dropped
+	// and counted in Dropped.
+	MaxKeys int
+	// FlushTimeout bounds one Flush call (default 10s).
+	FlushTimeout time.Duration
+	// Instance names this process in flush ids (default
+	// "<hostname>-<pid>-<random hex>", unique per process start).
+	Instance string
+	// Log receives flush failures. Nil discards.
+	Log *slog.Logger
+}
+
+type statsCounts struct {
+	total, ok, failed, cached int64
+	last                      time.Time
+}
+
+func (c *statsCounts) add(o statsCounts) {
+	c.total += o.total
+	c.ok += o.ok
+	c.failed += o.failed
+	c.cached += o.cached
+	if o.last.After(c.last) {
+		c.last = o.last
+	}
+}
+
+type statsTableKey struct{ client, table, op string }
+
+// statsBatch is a swapped-out set of counters with the id it is sent under.
+type statsBatch struct {
+	id    string
+	delta StatsDelta
+	keys  int
+}
+
+// Stats sums request counters per client and per (client, table,
+// operation) in memory and flushes the deltas every Interval. Record is a
+// short critical section on one mutex and never does I/O. A failed flush is
+// kept (same flush id, same counters) and retried first at the next
+// interval while new records keep accumulating, so a flush that reached the
+// server although Flush reported an error is never counted twice.
+type Stats struct {
+	opts StatsOptions
+
+	mu      sync.Mutex
+	clients map[string]*statsCounts
+	tables  map[statsTableKey]*statsCounts
+	pending *statsBatch // a failed flush to retry; guarded by mu for its key count
+	seq     uint64
+
+	flushMu sync.Mutex // one flush at a time
+
+	dropped atomic.Int64
+	flushed atomic.Int64
+	failed  atomic.Int64
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// NewStats returns a started aggregator; Close stops it.
+func NewStats(opts StatsOptions) *Stats {
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultStatsInterval
+	}
+	if opts.MaxKeys <= 0 {
+		opts.MaxKeys = DefaultStatsMaxKeys
+	}
+	if opts.FlushTimeout <= 0 {
+		opts.FlushTimeout = DefaultStatsFlushTimeout
+	}
+	if opts.Instance == "" {
+		opts.Instance = defaultInstance()
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Stats{
+		opts:    opts,
+		clients: map[string]*statsCounts{},
+		tables:  map[statsTableKey]*statsCounts{},
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go s.loop()
+	return s
+}
+
+func defaultInstance() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
+}
+
+// Record counts one request (or operation) of client on table with
+// operation, answered with status at at. Status < 400 is successful,
+// otherwise failed; cached counts independently. An empty client is not
+// counted; table and operation both empty count only the client.
+func (s *Stats) Record(client, table, operation string, status int, cached bool, at time.Time) {
+	if client == "" {
+		return
+	}
+	c := statsCounts{total: 1, last: at}
+	if status < 400 {
+		c.ok = 1
+	} else {
+		c.failed = 1
+	}
+	if cached {
+		c.cached = 1
+	}
+	withTable := table != "" || operation != ""
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cc, ok := s.clients[client]
+	if !ok {
+		if s.keysLocked()+1 > s.opts.MaxKeys {
+			s.dropped.Add(1)
+			return
+		}
+		cc = &statsCounts{}
+		s.clients[client] = cc
+	}
+	var tc *statsCounts
+	if withTable {
+		k := statsTableKey{client, table, operation}
+		if tc, ok = s.tables[k]; !ok {
+			if s.keysLocked()+1 > s.opts.MaxKeys {
+				s.dropped.Add(1)
+				cc.add(c) // the client row is still right
+				return
+			}
+			tc = &statsCounts{}
+			s.tables[k] = tc
+		}
+	}
+	cc.add(c)
+	if tc != nil {
+		tc.add(c)
+	}
+}
+
+func (s *Stats) keysLocked() int {
+	n := len(s.clients) + len(s.tables)
+	if s.pending != nil {
+		n += s.pending.keys
+	}
+	return n
+}
+
+// Dropped is the number of records dropped because MaxKeys was reached.
+func (s *Stats) Dropped() int64 { return s.dropped.Load() }
+
+// Flushed is the number of successful Flush calls; Failed of failed ones.
+func (s *Stats) Flushed() int64       { return s.flushed.Load() }
+func (s *Stats) FailedFlushes() int64 { return s.failed.Load() }
+
+// Pending returns a copy of the counters not yet flushed, including a
+// flush waiting to be retried, summed into one delta.
+func (s *Stats) Pending() StatsDelta {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.deltaLocked()
+	if s.pending != nil {
+		d.Clients = append(d.Clients, s.pending.delta.Clients...)
+		d.Tables = append(d.Tables, s.pending.delta.Tables...)
+	}
+	return d
+}
+
+func (s *Stats) loop() {
+	defer close(s.done)
+	t := time.NewTicker(s.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.FlushTimeout*2)
+			if err := s.FlushNow(ctx); err != nil {
+				s.opts.Log.Warn("statistics flush failed; keeping the counters for the next one", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// FlushNow sends a pending failed flush, if any, then the counters
+// recorded since the last swap. On an error the batch is kept with its
+// flush id and retried by the next FlushNow.
+func (s *Stats) FlushNow(ctx context.Context) error {
+	if s.opts.Flush == nil {
+		return nil
+	}
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	p := s.pending
+	s.mu.Unlock()
+	if p != nil {
+		if err := s.send(ctx, p); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.pending = nil
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	if len(s.clients) == 0 && len(s.tables) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	s.seq++
+	b := &statsBatch{id: s.opts.Instance + "/" + strconv.FormatUint(s.seq, 10), delta: s.deltaLocked(), keys: len(s.clients) + len(s.tables)}
+	s.clients = map[string]*statsCounts{}
+	s.tables = map[statsTableKey]*statsCounts{}
+	s.pending = b // counted against MaxKeys until sent
+	s.mu.Unlock()
+	if err := s.send(ctx, b); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.pending = nil
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Stats) send(ctx context.Context, b *statsBatch) error {
+	fctx, cancel := context.WithTimeout(ctx, s.opts.FlushTimeout)
+	defer cancel()
+	if err := s.opts.Flush(fctx, b.id, b.delta); err != nil {
+		s.failed.Add(1)
+		return err
+	}
+	s.flushed.Add(1)
+	return nil
+}
+
+// deltaLocked copies the current counters, sorted by key.
+func (s *Stats) deltaLocked() StatsDelta {
+	var d StatsDelta
+	for name, c := range s.clients {
+		d.Clients = append(d.Clients, ClientStatsDelta{Client: name, Total: c.total, Successful: c.ok, Failed: c.failed, Cached: c.cached, LastRequestAt: c.last.UTC()})
+	}
+	for k, c := range s.tables {
+		d.Tables = append(d.Tables, TableStatsDelta{Client: k.client, Table: k.table, Operation: k.op, Total: c.total, Successful: c.ok, Failed: c.failed, Cached: c.cached, LastRequestAt: c.last.UTC()})
+	}
+	sort.Slice(d.Clients, func(i, j int) bool { return d.Clients[i].Client < d.Clients[j].Client })
+	sort.Slice(d.Tables, func(i, j int) bool {
+		a, b := d.Tables[i], d.Tables[j]
+		if a.Client != b.Client {
+			return a.Client < b.Client
+		}
+		if a.Table != b.Table {
+			return a.Table < b.Table
+		}
+		return a.Operation < b.Operation
+	})
+	return d
+}
+
+// Close stops the flusher and flushes once more (a pending failed flush,
+// then the rest), bounded by ctx. It is safe to call more than once; later
+// calls only flush.
+func (s *Stats) Close(ctx context.Context) error {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+	return s.FlushNow(ctx)
+}
