@@ -41,25 +41,9 @@ func (a *Activities) ApplyStats(ctx context.Context, in ApplyStatsInput) (ApplyS
 	if a.Clients == nil || a.Clients.ControlPlane() == nil {
 		return ApplyStatsResult{}, temporal.NewNonRetryableApplicationError("no logging database (control plane) configured", ErrTypeNoControlPlane, errors.New("control plane is nil"))
 	}
-	applied, err := postgres.NewStatsStore(a.Clients.ControlPlane()).Apply(ctx, in.FlushID, toPostgres(in.Delta))
+	applied, err := postgres.NewStatsStore(a.Clients.ControlPlane()).Apply(ctx, in.FlushID, in.Delta)
 	if err != nil {
 		return ApplyStatsResult{}, err // the database may come back: retryable
 	}
 	return ApplyStatsResult{Applied: applied, Clients: len(in.Delta.Clients), Tables: len(in.Delta.Tables)}, nil
-}
-
-// toPostgres converts the aggregator's delta to the store's (same shape;
-// the two packages do not import each other).
-func toPostgres(d telemetry.StatsDelta) postgres.StatsDelta {
-	out := postgres.StatsDelta{
-		Clients: make([]postgres.ClientStatsDelta, len(d.Clients)),
-		Tables:  make([]postgres.TableStatsDelta, len(d.Tables)),
-	}
-	for i, c := range d.Clients {
-		out.Clients[i] = postgres.ClientStatsDelta(c)
-	}
-	for i, t := range d.Tables {
-		out.Tables[i] = postgres.TableStatsDelta(t)
-	}
-	return out
 }

@@ -37,13 +37,15 @@ type TableStatsDelta struct {
 	LastRequestAt time.Time `json:"last_request_at"`
 }
 
-// StatsDelta is one flush of counters (telemetry.StatsDelta has the same
-// shape; the activity converts): counts only, never rows, so it is a
+// StatsDelta is one flush of counters: counts only, never rows, so it is a
 // few hundred bytes in workflow history.
 type StatsDelta struct {
 	Clients []ClientStatsDelta `json:"clients,omitempty"`
 	Tables  []TableStatsDelta  `json:"tables,omitempty"`
 }
+
+// Empty reports whether d counts nothing.
+func (d StatsDelta) Empty() bool { return len(d.Clients) == 0 && len(d.Tables) == 0 }
 
 // DefaultStatsFlushRetention is how long applied flush ids are remembered.
 // A retry of a flush older than this would count twice; Temporal gives up

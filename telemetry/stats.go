@@ -11,41 +11,23 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/athena-gateway/athena/postgres"
 )
 
-// ClientStatsDelta is what one gateway process counted for one client since
-// its last flush.
-type ClientStatsDelta struct {
-	Client        string    `json:"client"`
-	Total         int64     `json:"total"`
-	Successful    int64     `json:"successful"`
-	Failed        int64     `json:"failed"`
-	Cached        int64     `json:"cached"`
-	LastRequestAt time.Time `json:"last_request_at"`
-}
-
-// TableStatsDelta is what one gateway process counted for one (client,
-// table, operation) since its last flush.
-type TableStatsDelta struct {
-	Client        string    `json:"client"`
-	Table         string    `json:"table"`
-	Operation     string    `json:"operation"`
-	Total         int64     `json:"total"`
-	Successful    int64     `json:"successful"`
-	Failed        int64     `json:"failed"`
-	Cached        int64     `json:"cached"`
-	LastRequestAt time.Time `json:"last_request_at"`
-}
-
-// StatsDelta is one flush of counters: counts only, never rows, so it is a
-// few hundred bytes in workflow history.
-type StatsDelta struct {
-	Clients []ClientStatsDelta `json:"clients,omitempty"`
-	Tables  []TableStatsDelta  `json:"tables,omitempty"`
-}
-
-// Empty reports whether d counts nothing.
-func (d StatsDelta) Empty() bool { return len(d.Clients) == 0 && len(d.Tables) == 0 }
+// The delta types are the store's (postgres applies them): one definition,
+// shared by the aggregator, the workflow input and the activity.
+type (
+	// ClientStatsDelta is what one gateway process counted for one client
+	// since its last flush.
+	ClientStatsDelta = postgres.ClientStatsDelta
+	// TableStatsDelta is what one gateway process counted for one (client,
+	// table, operation) since its last flush.
+	TableStatsDelta = postgres.TableStatsDelta
+	// StatsDelta is one flush of counters: counts only, never rows, so it
+	// is a few hundred bytes in workflow history.
+	StatsDelta = postgres.StatsDelta
+)
 
 // StatsFlushFunc sends one flush. flushID is "<instance>/<seq>": unique per
 // gateway process and flush, and the same on every retry of that flush, so
