@@ -445,7 +445,7 @@ func (k *keyAuth) listAPIKeyClients(c *gin.Context) {
 // pathClient reads and checks the :client path parameter.
 func pathClient(c *gin.Context) (string, error) {
 	name := c.Param("client")
-	if !postgres.ValidClientName(name) {
+	if !gateway.ValidClientName(name) {
 		return "", invalidValue("invalid client name: want letters, digits, '_', '.', '-' (at most 63, not starting with '.' or '-')")
 	}
 	return name, nil

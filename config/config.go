@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/athena-gateway/athena/gateway"
 )
 
 // Config is the whole configuration file.
@@ -291,8 +293,6 @@ func (c *Config) resolveClientEnv(getenv func(string) string) error {
 	return nil
 }
 
-var clientName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$`)
-
 // Validate checks ranges and names.
 func (c *Config) Validate() error {
 	var errs []string
@@ -355,7 +355,7 @@ func (c *Config) Validate() error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if !clientName.MatchString(n) {
+		if !gateway.ValidClientName(n) {
 			errs = append(errs, fmt.Sprintf("postgres_clients: invalid client name %q", n))
 		}
 		if strings.TrimSpace(c.Clients[n].URI) == "" {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"regexp"
 	"strings"
 )
 
@@ -55,3 +56,12 @@ func ParseTableRef(name, schema string, code Code) (TableRef, error) {
 	}
 	return ref, nil
 }
+
+// clientNamePattern is the one rule for client names (config file, database
+// clients, key bindings): letters, digits and '_' first, then also '.' and
+// '-', at most 63 characters. Names reach SQL only as bind parameters; the
+// rule keeps them readable in logs, URLs and metric labels.
+var clientNamePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$`)
+
+// ValidClientName reports whether name is a legal client name.
+func ValidClientName(name string) bool { return clientNamePattern.MatchString(name) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -123,11 +122,6 @@ const (
 
 // clientNamePattern is the client name rule of the configuration file
 // (config.clientName), repeated here because config keeps it unexported.
-var clientNamePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$`)
-
-// ValidClientName reports whether name is a legal client name.
-func ValidClientName(name string) bool { return clientNamePattern.MatchString(name) }
-
 // clip shortens rejected input before it is echoed in an error.
 func clip(s string) string {
 	if len(s) > 64 {
@@ -169,7 +163,7 @@ func (n *NewKey) validate(now time.Time) error {
 	if len(n.Description) > maxKeyDescLen {
 		return invalid("description is longer than %d characters", maxKeyDescLen)
 	}
-	if n.ClientName != "" && !ValidClientName(n.ClientName) {
+	if n.ClientName != "" && !gateway.ValidClientName(n.ClientName) {
 		return invalid("invalid client name %q", clip(n.ClientName))
 	}
 	if n.ExpiresAt != nil && !n.ExpiresAt.After(now) {
@@ -526,7 +520,7 @@ func (s *KeyStore) ListClientConfigs(ctx context.Context) ([]auth.ClientEnforcem
 // SetClientConfig creates or replaces the override for client. nil fields
 // inherit the global value.
 func (s *KeyStore) SetClientConfig(ctx context.Context, client string, enforce *bool, mode *auth.FailMode) (auth.ClientEnforcement, error) {
-	if !ValidClientName(client) {
+	if !gateway.ValidClientName(client) {
 		return auth.ClientEnforcement{}, invalid("invalid client name %q", clip(client))
 	}
 	if mode != nil && !mode.Valid() {

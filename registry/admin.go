@@ -78,10 +78,7 @@ func (r *Registry) ListClients(ctx context.Context) ([]ClientView, error) {
 	return out, nil
 }
 
-var (
-	clientNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$`)
-	envVarRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
-)
+var envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 
 // ClientInput is a client to create through the admin API.
 type ClientInput struct {
@@ -213,7 +210,7 @@ func (r *Registry) viewAfterWrite(ctx context.Context, name string) (ClientView,
 }
 
 func (r *Registry) checkName(name string) error {
-	if !clientNameRE.MatchString(name) {
+	if !gateway.ValidClientName(name) {
 		return gateway.Errorf(gateway.CodeInvalidClient,
 			"client_name must be 1-63 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
 	}
@@ -284,7 +281,7 @@ func (r *Registry) PutRoute(ctx context.Context, rt postgres.Route) (postgres.Ro
 		return postgres.Route{}, gateway.Errorf(gateway.CodeInvalidClient, "route_key must be 1-63 lower-case letters, digits or '-'")
 	}
 	rt.Client = strings.TrimSpace(rt.Client)
-	if !clientNameRE.MatchString(rt.Client) {
+	if !gateway.ValidClientName(rt.Client) {
 		return postgres.Route{}, gateway.Errorf(gateway.CodeInvalidClient, "client_name is not a valid client name")
 	}
 	if r.Reserved(rt.Client) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
 )
 
@@ -192,7 +193,7 @@ func keysCreate(args []string, stdout, stderr io.Writer, getenv func(string) str
 		fmt.Fprintf(stderr, "athena keys create: unexpected argument %q\n", pos[0])
 		return exitUsage
 	}
-	if *client != "" && !postgres.ValidClientName(*client) {
+	if *client != "" && !gateway.ValidClientName(*client) {
 		fmt.Fprintf(stderr, "athena keys create: invalid client name %q\n", *client)
 		return exitUsage
 	}
