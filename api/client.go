@@ -93,20 +93,6 @@ func directAllowed(c *gin.Context) bool {
 	return strings.HasPrefix(p, "/gateway/") || strings.HasPrefix(p, "/query/")
 }
 
-// clientDB resolves the request's database for the matched route (see
-// resolveClient). The string is Resolution.Scope: the client name, or the
-// opaque scope of a direct URI (callers use it for cache keys).
-func (s *Server) clientDB(c *gin.Context) (*postgres.DB, string, error) {
-	res, err := s.resolveRequest(c)
-	return res.DB, res.Scope, err
-}
-
-// resolveRequest is resolveClient with direct URIs allowed exactly on the
-// routes that accept them; authentication middleware calls it too.
-func (s *Server) resolveRequest(c *gin.Context) (Resolution, error) {
-	return s.resolveClient(c, directAllowed(c))
-}
-
 // stripNullsHeader reads X-Strip-Nulls; nil when absent or unparsable.
 func stripNullsHeader(c *gin.Context) *bool {
 	v := strings.TrimSpace(c.GetHeader("X-Strip-Nulls"))
