@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/athena-gateway/athena/registry"
+	"github.com/athena-gateway/athena/telemetry"
 )
 
 // Activities holds what activities need. Fields are added as activities are
@@ -23,6 +24,11 @@ type Activities struct {
 	Identity string
 	// Clients is the client registry: the pools of activities that run SQL.
 	Clients *registry.Registry
+	// Telemetry is the process's limiter of background telemetry work:
+	// statistics activities take a slot for their transaction, so a burst
+	// of flushes never holds more connections of the logging database
+	// than the limiter allows. Nil: no limit.
+	Telemetry *telemetry.Limiter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

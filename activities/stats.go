@@ -41,7 +41,11 @@ func (a *Activities) ApplyStats(ctx context.Context, in ApplyStatsInput) (ApplyS
 	if a.Clients == nil || a.Clients.ControlPlane() == nil {
 		return ApplyStatsResult{}, temporal.NewNonRetryableApplicationError("no logging database (control plane) configured", ErrTypeNoControlPlane, errors.New("control plane is nil"))
 	}
-	applied, err := postgres.NewStatsStore(a.Clients.ControlPlane()).Apply(ctx, in.FlushID, in.Delta)
+	var applied bool
+	err := a.Telemetry.Do(ctx, func() (err error) {
+		applied, err = postgres.NewStatsStore(a.Clients.ControlPlane()).Apply(ctx, in.FlushID, in.Delta)
+		return err
+	})
 	if err != nil {
 		return ApplyStatsResult{}, err // the database may come back: retryable
 	}

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -116,20 +119,122 @@ func queryInt(c *gin.Context, key string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// adminRefreshStatistics serves POST /admin/clients/statistics/refresh:
-// rebuilds client_statistics and client_table_statistics from the request
-// and operation logs, synchronously, in one transaction.
+// StatsRefresher starts the StatsRefresh workflow, which rebuilds the
+// statistics from the logs, or joins the one already running, and returns
+// its execution. The app wires it to the Temporal client; an error means the
+// workflow service did not take the start.
+type StatsRefresher func(ctx context.Context) (StatsRefreshRun, error)
+
+// StatsRefreshRun is one StatsRefresh execution; the SDK's
+// client.WorkflowRun satisfies it.
+type StatsRefreshRun interface {
+	// GetID and GetRunID name the execution in the Temporal UI.
+	GetID() string
+	GetRunID() string
+	// Get waits until the workflow ends and decodes its result
+	// ({"clients":n,"tables":m}) into valuePtr, or returns why it failed
+	// or could not be waited for.
+	Get(ctx context.Context, valuePtr any) error
+}
+
+const (
+	// statsRefreshMaxWait bounds ?wait=true below the HTTP server's
+	// default write timeout (2m): net/http does not cancel a handler whose
+	// write deadline has passed, so a longer wait would end in an answer
+	// nobody receives. Past it the caller gets the 202 answer while the
+	// rebuild goes on.
+	statsRefreshMaxWait = time.Minute
+	// statsRefreshRetryAfter is the Retry-After (seconds) of the 503
+	// answers given when Temporal did not start or finish the rebuild.
+	statsRefreshRetryAfter = 5
+)
+
+// statsRefreshStarted identifies a StatsRefresh execution in answers.
+type statsRefreshStarted struct {
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+}
+
+// statsRefreshDone is the data of a waited refresh: the counts (the shape
+// of the former synchronous answer) and the execution.
+type statsRefreshDone struct {
+	postgres.RebuildResult
+	statsRefreshStarted
+}
+
+// adminRefreshStatistics serves POST
+// /admin/clients/statistics/refresh[?wait=true]: it starts the StatsRefresh
+// workflow, which rebuilds client_statistics and client_table_statistics
+// from the request and operation logs, and answers 202 with the workflow
+// and run ids. While a rebuild runs, a new request joins it rather than
+// starting a second one. With wait=true it waits for the rebuild, bounded
+// by the request and statsRefreshMaxWait, and answers 200 with the counts
+// (202 as above when the wait ends first).
 func (s *Server) adminRefreshStatistics(c *gin.Context) {
 	const op = "admin_statistics"
-	st, err := s.statsStore()
+	wait, err := queryBool(c, "wait")
 	if err != nil {
 		writeError(c, s.log, op, err)
 		return
 	}
-	res, err := st.Rebuild(c.Request.Context())
-	if err != nil {
+	if _, err := s.statsStore(); err != nil {
 		writeError(c, s.log, op, err)
 		return
 	}
-	newSuccess("Rebuilt client statistics from the logs").value("data", res).send(c, 200)
+	if s.opts.StatsRefresh == nil {
+		writeError(c, s.log, op, gateway.Errorf(gateway.CodeBackendUnavailable, "statistics refresh runs as a Temporal workflow, and this gateway has no Temporal client configured"))
+		return
+	}
+	ctx := c.Request.Context()
+	run, err := s.opts.StatsRefresh(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "start statistics refresh workflow", "err", err)
+		writeError(c, s.log, op, &gateway.Error{
+			Code:       gateway.CodeBackendUnavailable,
+			Message:    "statistics refresh could not be started",
+			Detail:     "the workflow service (Temporal) is unavailable; retry shortly",
+			RetryAfter: statsRefreshRetryAfter,
+		})
+		return
+	}
+	started := statsRefreshStarted{WorkflowID: run.GetID(), RunID: run.GetRunID()}
+	running := func(msg string) {
+		newSuccess(fmt.Sprintf("%s as Temporal workflow %s (run %s); watch it in the Temporal UI, or POST again with ?wait=true to wait for its counts", msg, started.WorkflowID, started.RunID)).
+			value("data", started).send(c, 202)
+	}
+	if !wait {
+		running("Statistics refresh running")
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, statsRefreshMaxWait)
+	defer cancel()
+	var res postgres.RebuildResult
+	if err := run.Get(wctx, &res); err != nil {
+		if wctx.Err() != nil { // the wait ended first; the workflow goes on
+			running("Statistics refresh still running")
+			return
+		}
+		s.log.WarnContext(ctx, "statistics refresh workflow", "workflow_id", started.WorkflowID, "run_id", started.RunID, "err", err)
+		writeError(c, s.log, op, (&gateway.Error{
+			Code:       gateway.CodeBackendUnavailable,
+			Message:    "statistics refresh did not complete",
+			Detail:     fmt.Sprintf("workflow %s (run %s) failed or its result could not be read; see it in the Temporal UI", started.WorkflowID, started.RunID),
+			RetryAfter: statsRefreshRetryAfter,
+		}).WithDetail("workflow_id", started.WorkflowID).WithDetail("run_id", started.RunID))
+		return
+	}
+	newSuccess("Rebuilt client statistics from the logs").value("data", statsRefreshDone{res, started}).send(c, 200)
+}
+
+// queryBool reads a boolean query parameter, false when absent.
+func queryBool(c *gin.Context, key string) (bool, error) {
+	v, ok := c.GetQuery(key)
+	if !ok || v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, gateway.Errorf(gateway.CodeInvalidValue, "%s must be true or false, not %q", key, v)
+	}
+	return b, nil
 }

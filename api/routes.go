@@ -42,7 +42,7 @@ func (s *Server) registerRoutes(e *gin.Engine) {
 		{[]string{get}, "/clients", "names of the registered clients (admin)", s.adminOnly(s.clientNames)},
 		{[]string{get}, "/admin/clients", "the client registry: source, state, failures (URIs redacted)", s.adminOnly(s.adminListClients)},
 		{[]string{get}, "/admin/clients/statistics", "request statistics of every client", s.adminOnly(s.adminListStatistics)},
-		{[]string{post}, "/admin/clients/statistics/refresh", "rebuild the statistics from the request and operation logs", s.adminOnly(s.adminRefreshStatistics)},
+		{[]string{post}, "/admin/clients/statistics/refresh", "rebuild the statistics from the request and operation logs as a StatsRefresh workflow (202 with its ids; wait=true waits for the counts)", s.adminOnly(s.adminRefreshStatistics)},
 		{[]string{get}, "/admin/clients/:name/statistics", "a client's statistics per table and operation", s.adminOnly(s.adminClientStatistics)},
 		{[]string{get}, "/admin/clients/:name/statistics/drilldown", "a client's operation log, newest first (table_name, operation, status=all|errors, limit, offset)", s.adminOnly(s.adminStatisticsDrilldown)},
 		{[]string{post}, "/admin/clients", "create a database client", s.adminOnly(s.adminCreateClient)},

@@ -47,6 +47,9 @@ type Options struct {
 	// Cache is the read cache; nil caches nothing (every fetch answers
 	// X-Athena-Cache-Outcome: bypass). Writes invalidate through it.
 	Cache *cache.Cache
+	// StatsRefresh starts the StatsRefresh workflow for POST
+	// /admin/clients/statistics/refresh; nil (no Temporal) answers 503.
+	StatsRefresh StatsRefresher
 }
 
 // HealthCheck is one dependency in /health. A failing Required check turns

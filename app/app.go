@@ -30,6 +30,7 @@ import (
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/registry"
 	"github.com/athena-gateway/athena/telemetry"
+	"github.com/athena-gateway/athena/workflows"
 )
 
 // Params is what every role starts from: the loaded configuration, the
@@ -46,7 +47,7 @@ type Params struct {
 func Core(p Params) fx.Option {
 	return fx.Module("core",
 		fx.Supply(p.Config, p.Logger),
-		fx.Provide(newRegistry, newRedis, newAuth, newCache),
+		fx.Provide(newRegistry, newRedis, newAuth, newCache, newTelemetryLimiter),
 	)
 }
 
@@ -58,6 +59,13 @@ func newRegistry(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) *registry
 	r := registry.New(cfg, log)
 	lc.Append(fx.Hook{OnStart: r.Start, OnStop: func(context.Context) error { r.Close(); return nil }}) // stop hook name: newRegistry
 	return r
+}
+
+// newTelemetryLimiter is the process's one limit on background telemetry
+// work (telemetry.background_tasks slots): the log writer's COPYs and
+// retention deletes and, in a worker, the statistics activities share it.
+func newTelemetryLimiter(cfg config.Config) *telemetry.Limiter {
+	return telemetry.NewLimiter(cfg.Telemetry.BackgroundTasks)
 }
 
 // newAuth builds the API-key authenticator over the logging database (nil
@@ -124,7 +132,7 @@ func newCache(lc fx.Lifecycle, cfg config.Config, rc *redis.Client, log *slog.Lo
 func Gateway(version string) fx.Option {
 	return fx.Module("gateway",
 		fx.Provide(
-			func(reg *registry.Registry, authDeps api.AuthDeps, tc client.Client, rc *redis.Client, rcache *cache.Cache, metrics *telemetry.Metrics, logs *telemetry.LogWriter, stats *telemetry.Stats, cfg config.Config, log *slog.Logger) *gin.Engine {
+			func(reg *registry.Registry, authDeps api.AuthDeps, tc client.Client, rc *redis.Client, rcache *cache.Cache, metrics *telemetry.Metrics, wfc *workflowCounters, logs *telemetry.LogWriter, stats *telemetry.Stats, cfg config.Config, log *slog.Logger) *gin.Engine {
 				lim := gateway.DefaultLimits()
 				lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
 				lim.MaxLimit = cfg.Gateway.MaxLimit
@@ -140,10 +148,18 @@ func Gateway(version string) fx.Option {
 					// Optional: without Redis the cache is process-local.
 					checks = append(checks, api.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return cache.Ping(ctx, rc) }})
 				}
-				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps, Cache: rcache, Metrics: metrics, Logs: logs, Stats: stats}, log)
+				// POST /admin/clients/statistics/refresh starts (or joins) the
+				// StatsRefresh workflow; a worker runs the rebuild.
+				refresh := func(ctx context.Context) (api.StatsRefreshRun, error) {
+					run, err := tc.ExecuteWorkflow(ctx, workflows.StatsRefreshStartOptions(), workflows.StatsRefresh, workflows.StatsRefreshInput{})
+					wfc.count("StatsRefresh", err)
+					return run, err
+				}
+				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps, Cache: rcache, Metrics: metrics, Logs: logs, Stats: stats, StatsRefresh: refresh}, log)
 			},
 			newHTTPServer,
 			newMetrics,
+			newWorkflowCounters,
 			newStats,
 			newLogWriter,
 		),
@@ -159,7 +175,7 @@ func Gateway(version string) fx.Option {
 // Its stop hook runs after the HTTP server has drained (it is appended
 // first), writes what is queued within the stop deadline, then closes the
 // pool.
-func newLogWriter(lc fx.Lifecycle, reg *registry.Registry, cfg config.Config, metrics *telemetry.Metrics, log *slog.Logger) (*telemetry.LogWriter, error) {
+func newLogWriter(lc fx.Lifecycle, reg *registry.Registry, cfg config.Config, lim *telemetry.Limiter, metrics *telemetry.Metrics, log *slog.Logger) (*telemetry.LogWriter, error) {
 	cp := reg.ControlPlane()
 	if cp == nil || !cfg.Telemetry.Enabled {
 		return nil, nil
@@ -183,6 +199,7 @@ func newLogWriter(lc fx.Lifecycle, reg *registry.Registry, cfg config.Config, me
 		BatchSize:     cfg.Telemetry.LogBatchSize,
 		FlushInterval: cfg.Telemetry.LogFlushInterval,
 		Retention:     retention,
+		Limiter:       lim,
 	}, metrics, log.With("component", "logs"))
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error { w.Start(); return nil },

@@ -35,7 +35,7 @@ func TestNewLogWriterOnlyWithControlPlaneAndEnabled(t *testing.T) {
 			reg := registry.New(cfg, log)
 			defer reg.Close()
 			lc := fxtest.NewLifecycle(t)
-			w, err := newLogWriter(lc, reg, cfg, telemetry.NewMetrics(), log)
+			w, err := newLogWriter(lc, reg, cfg, telemetry.NewLimiter(2), telemetry.NewMetrics(), log)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,8 +8,9 @@ import (
 
 // newMetrics builds the Prometheus registry and the families read at scrape
 // time from the pools and the read cache (nil when the cache is off).
-func newMetrics(reg *registry.Registry, rc *cache.Cache) *telemetry.Metrics {
+func newMetrics(reg *registry.Registry, rc *cache.Cache, lim *telemetry.Limiter) *telemetry.Metrics {
 	m := telemetry.NewMetrics()
+	lim.Register(m)
 	pools := func(field func(registry.PoolStat) float64) func() []telemetry.Sample {
 		return func() []telemetry.Sample {
 			stats := reg.Stats()

@@ -10,6 +10,7 @@ import (
 	"github.com/athena-gateway/athena/cache"
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/registry"
+	"github.com/athena-gateway/athena/telemetry"
 )
 
 func TestMetricsFamilies(t *testing.T) {
@@ -25,7 +26,7 @@ func TestMetricsFamilies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newMetrics(reg, c)
+	m := newMetrics(reg, c, telemetry.NewLimiter(2))
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{
@@ -34,6 +35,7 @@ func TestMetricsFamilies(t *testing.T) {
 		`athena_cache_requests_total{outcome="hit_local"} 0`,
 		`athena_cache_redis_errors_total 0`,
 		`athena_cache_redis_degraded 0`,
+		`athena_telemetry_task_slots 2`,
 	} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %q:\n%s", want, rec.Body.String())

@@ -14,6 +14,7 @@ import (
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/orchestration"
 	"github.com/athena-gateway/athena/registry"
+	"github.com/athena-gateway/athena/telemetry"
 )
 
 // TemporalClient supplies the lazy Temporal client; it closes on stop, after
@@ -46,8 +47,10 @@ func TemporalWorker() fx.Option {
 // newActivities hands the activities the client registry. Besides giving SQL
 // activities their pools, the dependency orders shutdown: the registry is
 // built before the worker, so its pools close after the worker has stopped.
-func newActivities(reg *registry.Registry) *activities.Activities {
-	return activities.New(orchestration.Identity(), reg)
+func newActivities(reg *registry.Registry, lim *telemetry.Limiter) *activities.Activities {
+	a := activities.New(orchestration.Identity(), reg)
+	a.Telemetry = lim
+	return a
 }
 
 func newTemporalWorker(lc fx.Lifecycle, sd fx.Shutdowner, c client.Client, acts *activities.Activities, log *slog.Logger) *orchestration.Worker {

@@ -106,6 +106,19 @@ type Telemetry struct {
 	LogFlushInterval time.Duration `yaml:"log_flush_interval"` // a partial batch waits at most this
 	// LogRetention deletes older rows every hour; 0 keeps them forever.
 	LogRetention time.Duration `yaml:"log_retention"`
+	// BackgroundTasks bounds the telemetry statements (log COPYs,
+	// retention deletes, statistics flushes and rebuilds) a process runs
+	// at once, whichever pool they use, so telemetry never takes more than
+	// this many connections of the logging database.
+	BackgroundTasks int `yaml:"background_tasks"`
+	// StatsInterval is how often a gateway process flushes its statistics
+	// counters (a StatsFlush workflow carrying the deltas).
+	StatsInterval time.Duration `yaml:"stats_interval"`
+	// StatsMaxKeys bounds the counters held in memory per process (clients
+	// plus (client, table, operation) keys), including a flush Temporal has
+	// not accepted yet; records for new keys beyond it are dropped and
+	// counted.
+	StatsMaxKeys int `yaml:"stats_max_keys"`
 }
 
 // Client is one backend database. In YAML it is either a bare URI string or
@@ -158,6 +171,9 @@ func Default() Config {
 			LogBatchSize:     500,
 			LogFlushInterval: time.Second,
 			LogRetention:     14 * 24 * time.Hour,
+			BackgroundTasks:  2,
+			StatsInterval:    5 * time.Second,
+			StatsMaxKeys:     10000,
 		},
 		Clients: map[string]Client{},
 	}
@@ -345,6 +361,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Telemetry.LogFlushInterval <= 0 {
 		errs = append(errs, "telemetry.log_flush_interval must be positive")
+	}
+	if c.Telemetry.BackgroundTasks <= 0 {
+		errs = append(errs, "telemetry.background_tasks must be positive")
+	}
+	if c.Telemetry.StatsInterval <= 0 || c.Telemetry.StatsMaxKeys <= 0 {
+		errs = append(errs, "telemetry.stats_interval and telemetry.stats_max_keys must be positive")
 	}
 	if c.Telemetry.LogRetention < 0 {
 		errs = append(errs, "telemetry.log_retention must not be negative")

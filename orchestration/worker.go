@@ -22,6 +22,7 @@ import (
 func Register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.Ping)
 	r.RegisterWorkflow(workflows.StatsFlush)
+	r.RegisterWorkflow(workflows.StatsRefresh)
 	r.RegisterActivity(acts)
 }
 

@@ -38,6 +38,10 @@ type LogOptions struct {
 	Retention         time.Duration // rows older than this are deleted (336h); < 0 keeps everything
 	RetentionInterval time.Duration // how often the retention job runs (1h)
 	RetentionBatch    int           // rows per DELETE statement (10000)
+	// Limiter, shared with the other background telemetry work of the
+	// process, bounds how many connections the writes and the retention
+	// job hold at once. Nil: no limit beyond the store's pool.
+	Limiter *Limiter
 }
 
 func (o LogOptions) withDefaults() LogOptions {
@@ -170,10 +174,17 @@ func (w *LogWriter) Operation(e OperationEntry) {
 
 // Dropped reports how many entries of the log ("request" or "operation")
 // were dropped on a full queue.
-func (w *LogWriter) Dropped(log string) int64 {
+func (w *LogWriter) Dropped(log string) int64 { return w.count(&w.dropped, log) }
+
+// Written reports how many entries of the log were written, and Failed
+// how many were lost because their batch could not be written.
+func (w *LogWriter) Written(log string) int64 { return w.count(&w.written, log) }
+func (w *LogWriter) Failed(log string) int64  { return w.count(&w.failed, log) }
+
+func (w *LogWriter) count(v *[2]atomic.Int64, log string) int64 {
 	for k, n := range logNames {
 		if n == log {
-			return w.dropped[k].Load()
+			return v[k].Load()
 		}
 	}
 	return 0
@@ -305,7 +316,8 @@ func (w *LogWriter) writeRequests(ctx context.Context, rows []RequestEntry) []Re
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.opts.WriteTimeout)
 	defer cancel()
-	n, err := w.store.CopyRequests(ctx, rows)
+	var n int64
+	err := w.opts.Limiter.Do(ctx, func() (err error) { n, err = w.store.CopyRequests(ctx, rows); return err })
 	w.account(requestLog, len(rows), n, err)
 	clear(rows)
 	return rows[:0]
@@ -317,7 +329,8 @@ func (w *LogWriter) writeOperations(ctx context.Context, rows []OperationEntry) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.opts.WriteTimeout)
 	defer cancel()
-	n, err := w.store.CopyOperations(ctx, rows)
+	var n int64
+	err := w.opts.Limiter.Do(ctx, func() (err error) { n, err = w.store.CopyOperations(ctx, rows); return err })
 	w.account(operationLog, len(rows), n, err)
 	clear(rows)
 	return rows[:0]
@@ -357,7 +370,11 @@ func (w *LogWriter) retention(ctx context.Context) {
 func (w *LogWriter) Prune(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for ctx.Err() == nil {
-		r, o, err := w.store.PruneLogs(ctx, before, w.opts.RetentionBatch)
+		var r, o int64
+		err := w.opts.Limiter.Do(ctx, func() (err error) {
+			r, o, err = w.store.PruneLogs(ctx, before, w.opts.RetentionBatch)
+			return err
+		})
 		total += r + o
 		if err != nil {
 			return total, err

@@ -14,7 +14,8 @@ const (
 	TaskQueuePipelines = "athena-pipelines"
 	// TaskQueueInsertBatch carries batched inserts.
 	TaskQueueInsertBatch = "athena-insert-batch"
-	// TaskQueueStats carries the periodic statistics flush.
+	// TaskQueueStats carries the periodic statistics flush and the
+	// statistics rebuild.
 	TaskQueueStats = "athena-stats"
 )
 
@@ -39,6 +40,11 @@ func InsertBatchID(batchID string) string { return workflowID("insert-batch", ba
 // StatsFlushID is the workflow ID of the statistics flush for one scope
 // (e.g. a client name); one flush per scope runs at a time.
 func StatsFlushID(scope string) string { return workflowID("stats-flush", scope) }
+
+// StatsRefreshID is the workflow ID of the statistics rebuild over scope
+// (StatsRefreshScopeAll: every client); one rebuild per scope runs at a
+// time.
+func StatsRefreshID(scope string) string { return workflowID("stats-refresh", scope) }
 
 // PingID is the workflow ID of one Ping run.
 func PingID(key string) string { return workflowID("ping", key) }
