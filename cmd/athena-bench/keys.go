@@ -15,9 +15,10 @@ import (
 	"github.com/athena-gateway/athena/postgres"
 )
 
-// controlPlaneSchema holds the API-key tables of scenario d). The bench
-// database doubles as the logging database, kept apart from athena_bench
-// and from any real control plane in public by search_path.
+// controlPlaneSchema holds the API-key tables of scenario d) and the log
+// and statistics tables of scenario g) (telemetry.go). The bench database
+// doubles as the logging database, kept apart from athena_bench and from
+// any real control plane in public by search_path.
 const controlPlaneSchema = "athena_bench_cp"
 
 // controlPlaneConns sizes the key store's pool. With a warm key cache the

@@ -1,19 +1,31 @@
 // Command athena-bench is what `make bench` runs. In one process, against
-// one PostgreSQL table, it reads a row five ways:
+// one PostgreSQL table, it reads a row seven ways:
 //
 //	a) direct pgx: the query alone, no HTTP;
 //	b) the floor: a bare gin + pgx handler doing that query behind HTTP + JSON;
 //	c) Athena: POST /gateway/fetch through the full engine from api.New,
-//	   without API keys;
+//	   without API keys, with Prometheus metrics on (no request log, no
+//	   statistics);
 //	d) Athena + API key: the same request with X-Athena-Key, to a second
 //	   engine over the same registry whose key enforcement is on;
 //	e) Athena, cache hit: one fixed request, over and over, to a third
 //	   engine with the read cache on (c and d run without it);
+//	f) Athena, telemetry off: c)'s request to an engine over the same
+//	   registry with every telemetry off (no metrics, no request or
+//	   operation log, no statistics);
+//	g) Athena, full telemetry: the same to an engine with all of it on as
+//	   in production: metrics, the LogWriter writing gateway_request_log and
+//	   gateway_operation_log with COPY on a logging pool of its own, and the
+//	   statistics aggregator, whose delta is applied every 5s (telemetry.go);
 //
 // at each -concurrency level for -duration, and prints requests/s, p50 and
-// p99 with the ratios c/b, b/a, d/c, e/b and e/c. b) to e) run interleaved
-// (b c d e e d c b, half the duration each) so drift and noise weigh on all
-// of them alike.
+// p99 with the ratios c/b, b/a, d/c, e/b, e/c, g/f and c/f. b) to g) run
+// interleaved (b c d e f g g f e d c b, half the duration each) so drift
+// and noise weigh on all of them alike; after each load on g) the bench
+// waits until g)'s log entries are written, so no scenario pays for g)'s
+// backlog. It prints how many log entries g) wrote, dropped and failed at
+// each level and how many statistics flushes it applied: g/f means
+// something only if g) logged every request.
 // It then releases 64 identical requests for a row nobody read at once at
 // an engine with an empty cache and counts, with a pgx tracer, the
 // statements that reach PostgreSQL (the read cache's single flight should
@@ -24,8 +36,10 @@
 // exits 1, because numbers measured over failures mean nothing.
 //
 // The database comes from ATHENA_BENCH_DATABASE_URL; the program keeps to
-// its own schemas: athena_bench for the data, athena_bench_cp for the API
-// keys of d) (the key it creates is deleted at the end).
+// its own schemas: athena_bench for the data, athena_bench_cp (migrated
+// like a logging database) for the API keys of d) and the logs and
+// statistics of g). The key it creates is deleted at the end, and the log
+// and statistics tables are emptied at the start and at the end.
 package main
 
 import (
@@ -100,7 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.jsonOut, "json", false, "print a JSON summary to stdout (the human report then goes to stderr)")
 	fs.BoolVar(&o.skipInsert, "skip-insert", false, "skip the bulk-versus-single-row insert comparison")
 	fs.IntVar(&o.insertRows, "insert-rows", 1000, "rows in the insert comparison")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (load generator included) to this file")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (load generator included) to this file; samples carry the pprof labels engine=<scenario> (server side) and load=<scenario> (client side, measured slices)")
 	fs.BoolVar(&o.progress, "progress", true, "print one line as each scenario starts")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -181,8 +195,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// bench sets up the fixture, the key store and the three servers, runs
-// every scenario and prints the human report to w.
+// bench sets up the fixture, the key store, g)'s telemetry and the
+// servers, runs every scenario and prints the human report to w.
 func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (summary, error) {
 	sum := summary{Duration: opts.duration, Warmup: opts.warmup(), PoolConns: opts.poolConns()}
 	pool, err := openPool(ctx, opts.databaseURL, sum.PoolConns)
@@ -194,14 +208,14 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 		return sum, err
 	}
 
-	floor, err := serve(floorEngine(pool))
+	floor, err := serve(string(scenarioFloor), floorEngine(pool))
 	if err != nil {
 		return sum, err
 	}
 	defer closeServer(floor, log)
 	ath := newAthena(opts.databaseURL, sum.PoolConns, opts.insertRows, log)
 	defer ath.reg.Close()
-	athena, err := serve(ath.engine(api.AuthDeps{}))
+	athena, err := serve(string(scenarioAthena), ath.engine(api.AuthDeps{}))
 	if err != nil {
 		return sum, err
 	}
@@ -212,7 +226,7 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 		return sum, err
 	}
 	defer readCache.Close(context.Background())
-	cached, err := serve(ath.engineWith(ath.reg, api.AuthDeps{}, readCache))
+	cached, err := serve(string(scenarioCached), ath.engineWith(ath.reg, api.AuthDeps{}, readCache))
 	if err != nil {
 		return sum, err
 	}
@@ -226,12 +240,26 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 		return sum, err
 	}
 	defer keys.close() // after the keyed server below has stopped
-	keyed, err := serve(ath.engine(keys.deps()))
+	keyed, err := serve(string(scenarioKeyed), ath.engine(keys.deps()))
 	if err != nil {
 		return sum, err
 	}
 	defer closeServer(keyed, log)
 	if err := keys.check(ctx, keyed.url); err != nil {
+		return sum, err
+	}
+
+	telOff, err := serve(string(scenarioTelOff), ath.engineTelemetry(telemetryDeps{}))
+	if err != nil {
+		return sum, err
+	}
+	defer closeServer(telOff, log)
+	tel, err := setupTelemetry(ctx, keys, ath.engineTelemetry, log)
+	if err != nil {
+		return sum, err
+	}
+	defer tel.finish() // before keys.close closes the control plane; a no-op after the call below
+	if err := tel.check(ctx, telOff.url); err != nil {
 		return sum, err
 	}
 
@@ -252,19 +280,27 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 		scenarioAthena: func(c *http.Client) request { return athenaFetch(c, athena.url, "") },
 		scenarioKeyed:  func(c *http.Client) request { return athenaFetch(c, keyed.url, keys.key) },
 		scenarioCached: func(c *http.Client) request { return cachedFetch(c, cached.url) },
+		scenarioTelOff: func(c *http.Client) request { return athenaFetch(c, telOff.url, "") },
+		scenarioTelOn:  func(c *http.Client) request { return athenaFetch(c, tel.srv.url, "") },
 	}
+	// After each load on g), wait for its log entries to be written.
+	settle := map[scenario]func(context.Context){scenarioTelOn: tel.settle}
+	interleaved := []scenario{scenarioFloor, scenarioAthena, scenarioKeyed, scenarioCached, scenarioTelOff, scenarioTelOn}
 	for _, n := range opts.levels {
 		progress(fmt.Sprintf("running %s, %d clients, %s ...", scenarioDirect, n, opts.duration))
 		sum.Fetch = append(sum.Fetch, measure(ctx, opts, n, scenarioDirect, drivers[scenarioDirect]))
-		progress(fmt.Sprintf("running b) to e) interleaved (b c d e e d c b), %d clients, %s each ...", n, opts.duration))
-		sum.Fetch = append(sum.Fetch, measureInterleaved(ctx, opts, n, []scenario{scenarioFloor, scenarioAthena, scenarioKeyed, scenarioCached}, drivers)...)
+		progress(fmt.Sprintf("running b) to g) interleaved (b c d e f g g f e d c b), %d clients, %s each ...", n, opts.duration))
+		sum.Fetch = append(sum.Fetch, measureInterleaved(ctx, opts, n, interleaved, drivers, settle)...)
+		tel.endLevel(n)
 	}
 	if err := ctx.Err(); err != nil {
 		return sum, fmt.Errorf("interrupted: %w", err)
 	}
+	sum.Telemetry = tel.finish()
 	sum.Ratios = ratios(sum.Fetch, opts.levels)
 	printFetch(w, sum.Fetch, sum.Ratios)
-	for _, g := range fetchGoals(sum.Ratios) {
+	printTelemetry(w, sum.Telemetry)
+	for _, g := range fetchGoals(sum.Ratios, sum.Telemetry) {
 		printGoal(w, g)
 		sum.Goals = append(sum.Goals, g)
 	}
@@ -320,8 +356,15 @@ func measure(ctx context.Context, opts options, clients int, sc scenario, driver
 // neighbour's load, autovacuum) weighs on every scenario alike rather than
 // on whichever ran last; the ratios between them are what the goals
 // judge. Throughput is requests over measured time; the percentiles are
-// over both halves.
-func measureInterleaved(ctx context.Context, opts options, clients int, scs []scenario, drivers map[scenario]func(*http.Client) request) []fetchRun {
+// over both halves. settle[s], when set, runs after every load on s
+// (warm-up included), between the measured slices: background work s left
+// behind then does not weigh on the next scenario.
+func measureInterleaved(ctx context.Context, opts options, clients int, scs []scenario, drivers map[scenario]func(*http.Client) request, settle map[scenario]func(context.Context)) []fetchRun {
+	after := func(sc scenario) {
+		if f := settle[sc]; f != nil {
+			f(ctx)
+		}
+	}
 	do := make([]request, len(scs))
 	warm := make([]result, len(scs))
 	for i, sc := range scs {
@@ -329,6 +372,7 @@ func measureInterleaved(ctx context.Context, opts options, clients int, scs []sc
 		defer hc.CloseIdleConnections()
 		do[i] = drivers[sc](hc)
 		warm[i] = load(ctx, clients, opts.warmup(), do[i])
+		after(sc)
 	}
 	order := make([]int, 0, 2*len(scs))
 	for i := range scs {
@@ -343,7 +387,10 @@ func measureInterleaved(ctx context.Context, opts options, clients int, scs []sc
 		// Each half seeds its workers apart from the warm-up and the other
 		// half; every scenario in the same half reads the same rows.
 		seedBase := uint64(slice/len(scs)+1) << 32
-		samples[i] = append(samples[i], loadSample(ctx, clients, half, seedBase, do[i]))
+		pprof.Do(ctx, pprof.Labels("load", string(scs[i])), func(ctx context.Context) {
+			samples[i] = append(samples[i], loadSample(ctx, clients, half, seedBase, do[i]))
+		})
+		after(scs[i])
 	}
 	out := make([]fetchRun, len(scs))
 	for i, sc := range scs {

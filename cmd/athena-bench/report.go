@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/telemetry"
 )
 
 // Goals the report checks. They are targets, not assertions: missing one is
@@ -13,6 +16,7 @@ const (
 	goalFetchRatio   = 0.80 // c/b
 	goalKeyRatio     = 0.95 // d/c: the key cache keeps API keys nearly free
 	goalCacheRatio   = 2.0  // e/b: a cache hit beats the floor's database read
+	goalTelemetry    = 0.90 // g/f: full logging + statistics keep 90% of no telemetry
 	goalFetchClients = 16   // the fetch goals are read at this concurrency
 	goalBulkSpeedup  = 20.0
 	goalColdQueries  = 1 // statements for coldReaders identical cold reads
@@ -27,6 +31,8 @@ const (
 	scenarioAthena scenario = "c) athena fetch"
 	scenarioKeyed  scenario = "d) athena fetch + API key"
 	scenarioCached scenario = "e) athena fetch cache hit"
+	scenarioTelOff scenario = "f) athena telemetry off"
+	scenarioTelOn  scenario = "g) athena full telemetry"
 )
 
 // fetchRun is one scenario at one concurrency.
@@ -44,6 +50,8 @@ type ratio struct {
 	DoverC  float64 `json:"d_over_c"`
 	EoverB  float64 `json:"e_over_b"`
 	EoverC  float64 `json:"e_over_c"`
+	GoverF  float64 `json:"g_over_f"` // full telemetry against none
+	CoverF  float64 `json:"c_over_f"` // metrics alone against none
 }
 
 // goal is one target and whether it was met: "PASS", "FAIL", or "SKIP"
@@ -57,15 +65,17 @@ type goal struct {
 
 // summary is everything the program measured; -json prints it as is.
 type summary struct {
-	Duration    time.Duration `json:"duration_ns"`
-	Warmup      time.Duration `json:"warmup_ns"`
-	PoolConns   int32         `json:"pool_conns"`
-	Fetch       []fetchRun    `json:"fetch"`
-	Ratios      []ratio       `json:"ratios"`
-	Cold        *coldReport   `json:"cold_reads,omitempty"`
-	Insert      *insertReport `json:"insert,omitempty"`
-	Goals       []goal        `json:"goals"`
-	FailedTotal int64         `json:"failed_requests"`
+	Duration  time.Duration `json:"duration_ns"`
+	Warmup    time.Duration `json:"warmup_ns"`
+	PoolConns int32         `json:"pool_conns"`
+	Fetch     []fetchRun    `json:"fetch"`
+	Ratios    []ratio       `json:"ratios"`
+	Cold      *coldReport   `json:"cold_reads,omitempty"`
+	Insert    *insertReport `json:"insert,omitempty"`
+	// Telemetry is what g)'s log writer and statistics did.
+	Telemetry   *telemetryReport `json:"telemetry,omitempty"`
+	Goals       []goal           `json:"goals"`
+	FailedTotal int64            `json:"failed_requests"`
 }
 
 // ratios pairs up the scenarios at each concurrency.
@@ -75,7 +85,9 @@ func ratios(runs []fetchRun, levels []int) []ratio {
 		a, b := rps(runs, scenarioDirect, n), rps(runs, scenarioFloor, n)
 		c, d := rps(runs, scenarioAthena, n), rps(runs, scenarioKeyed, n)
 		e := rps(runs, scenarioCached, n)
-		out = append(out, ratio{Clients: n, CoverB: div(c, b), BoverA: div(b, a), DoverC: div(d, c), EoverB: div(e, b), EoverC: div(e, c)})
+		f, g := rps(runs, scenarioTelOff, n), rps(runs, scenarioTelOn, n)
+		out = append(out, ratio{Clients: n, CoverB: div(c, b), BoverA: div(b, a), DoverC: div(d, c), EoverB: div(e, b), EoverC: div(e, c),
+			GoverF: div(g, f), CoverF: div(c, f)})
 	}
 	return out
 }
@@ -97,13 +109,38 @@ func div(a, b float64) float64 {
 }
 
 // fetchGoals checks c/b (Athena against the floor), d/c (API keys against
-// none) and e/b (a cache hit against the floor) at goalFetchClients.
-func fetchGoals(rs []ratio) []goal {
+// none), e/b (a cache hit against the floor) and g/f (full telemetry
+// against none, see telemetryGoal) at goalFetchClients.
+func fetchGoals(rs []ratio, tel *telemetryReport) []goal {
 	return []goal{
 		ratioGoal(rs, "c/b", goalFetchRatio, func(r ratio) float64 { return r.CoverB }),
 		ratioGoal(rs, "d/c", goalKeyRatio, func(r ratio) float64 { return r.DoverC }),
 		ratioGoal(rs, "e/b", goalCacheRatio, func(r ratio) float64 { return r.EoverB }),
+		telemetryGoal(rs, tel),
 	}
+}
+
+// telemetryGoal checks g/f. The ratio only means "full logging" if g)
+// logged every request at that level: a writer that dropped entries (or
+// failed to write them) did less work than production must, so the goal
+// then fails whatever the ratio, with the loss as the reason.
+func telemetryGoal(rs []ratio, tel *telemetryReport) goal {
+	g := ratioGoal(rs, "g/f", goalTelemetry, func(r ratio) float64 { return r.GoverF })
+	if g.Outcome == "SKIP" {
+		return g
+	}
+	l, ok := tel.level(goalFetchClients)
+	switch {
+	case !ok:
+		g.Outcome, g.Reason = "SKIP", "no log counts for g)"
+	case l.RequestLog.Written == 0 || l.OperationLog.Written == 0:
+		g.Outcome, g.Reason = "FAIL", "g) wrote no log entries"
+	case l.RequestLog.lost()+l.OperationLog.lost() > 0:
+		g.Outcome = "FAIL"
+		g.Reason = fmt.Sprintf("g) lost %d of %d log entries: logging was not full",
+			l.RequestLog.lost()+l.OperationLog.lost(), l.RequestLog.accounted()+l.OperationLog.accounted())
+	}
+	return g
 }
 
 // coldGoal checks that identical concurrent cold reads reach the database
@@ -166,7 +203,37 @@ func printFetch(w io.Writer, runs []fetchRun, rs []ratio) {
 	for _, r := range rs {
 		fmt.Fprintf(w, "read cache at %2d clients: e/b = %.2f  e/c = %.2f\n", r.Clients, r.EoverB, r.EoverC)
 	}
+	for _, r := range rs {
+		fmt.Fprintf(w, "telemetry cost at %2d clients: g/f = %.2f  c/f = %.2f\n", r.Clients, r.GoverF, r.CoverF)
+	}
 }
+
+// printTelemetry writes what g)'s log writer and statistics did, per level
+// and over the whole run: if g) dropped its log entries, g/f compares
+// nothing. The queue and batch sizes printed are the configuration's
+// defaults, which are also LogOptions' defaults that g) runs with.
+func printTelemetry(w io.Writer, rep *telemetryReport) {
+	if rep == nil {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "g) telemetry: logs written with COPY to %s (logging pool %d conns, queue %d, batch %d), statistics applied every %s\n",
+		controlPlaneSchema, config.Default().Telemetry.LogPoolMaxConns, config.Default().Telemetry.LogQueueSize,
+		config.Default().Telemetry.LogBatchSize, telemetry.DefaultStatsInterval)
+	fmt.Fprintf(w, "%-12s %9s %36s %38s\n", "g)", "requests", "request log written/dropped/failed", "operation log written/dropped/failed")
+	row := func(name string, c telemetryCounts) {
+		fmt.Fprintf(w, "%-12s %9d %36s %38s\n", name, c.Requests, c.RequestLog, c.OperationLog)
+	}
+	for _, l := range rep.Levels {
+		row(fmt.Sprintf("%d clients", l.Clients), l.telemetryCounts)
+	}
+	row("whole run", rep.telemetryCounts)
+	fmt.Fprintf(w, "statistics: %d flushes applied (%d failed), counting %d requests of %d to /gateway/* (%d records dropped)\n",
+		rep.StatsFlushes, rep.StatsFailed, rep.StatsRequests, rep.GatewayRequests, rep.StatsDropped)
+}
+
+// String is written/dropped/failed.
+func (c logCounts) String() string { return fmt.Sprintf("%d/%d/%d", c.Written, c.Dropped, c.Failed) }
 
 // printCold writes the cold-read stampede result.
 func printCold(w io.Writer, rep coldReport) {
@@ -194,8 +261,11 @@ func printInsert(w io.Writer, rep insertReport) {
 
 func printGoal(w io.Writer, g goal) {
 	detail := fmt.Sprintf(" (%.2f)", g.Value)
-	if g.Outcome == "SKIP" {
+	switch {
+	case g.Outcome == "SKIP":
 		detail = " (" + g.Reason + ")"
+	case g.Reason != "":
+		detail = fmt.Sprintf(" (%.2f; %s)", g.Value, g.Reason)
 	}
 	fmt.Fprintf(w, "GOAL %s: %s%s\n", g.Name, g.Outcome, detail)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/pprof"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,16 +29,19 @@ type server struct {
 	done chan struct{}
 }
 
-func serve(h http.Handler) (*server, error) {
+// serve serves h. Its connections' goroutines carry the pprof label
+// engine=name, so a -cpuprofile splits by engine (go tool pprof
+// -tagfocus 'engine=g)').
+func serve(name string, h http.Handler) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s := &server{srv: &http.Server{Handler: h}, url: "http://" + ln.Addr().String(), done: make(chan struct{})}
-	go func() {
+	go pprof.Do(context.Background(), pprof.Labels("engine", name), func(context.Context) {
 		defer close(s.done)
 		_ = s.srv.Serve(ln) // ends with ErrServerClosed on close
-	}()
+	})
 	return s, nil
 }
 
@@ -72,9 +76,9 @@ func openPool(ctx context.Context, dbURL string, maxConns int32) (*pgxpool.Pool,
 }
 
 // athena builds full gateways the way app/ does, over one registry holding
-// the one client "bench". Engines c) and d) share it, so they read through
-// the same pool and differ only in API-key enforcement. The caller closes
-// the registry.
+// the one client "bench". Engines c) to g) share it, so they read through
+// the same pool and differ only in API-key enforcement (d), the read cache
+// (e) and telemetry (f, g). The caller closes the registry.
 type athena struct {
 	reg  *registry.Registry
 	opts api.Options
@@ -101,6 +105,21 @@ func newAthena(dbURL string, maxConns int32, insertRows int, log *slog.Logger) a
 // as in production without a logging database. It has no read cache.
 func (a athena) engine(deps api.AuthDeps) *gin.Engine {
 	return a.engineWith(a.reg, deps, nil)
+}
+
+// engineTelemetry builds c)'s gateway (no keys, no read cache, same
+// registry) with tel in place of c)'s metrics-only telemetry: zero is
+// every telemetry off (scenario f), all three set is production's full
+// telemetry (scenario g).
+func (a athena) engineTelemetry(tel telemetryDeps) *gin.Engine {
+	return api.New(a.reg, a.telemetryOptions(tel), a.log)
+}
+
+// telemetryOptions are the api.Options of engineTelemetry.
+func (a athena) telemetryOptions(tel telemetryDeps) api.Options {
+	opts := a.opts
+	opts.Metrics, opts.Logs, opts.Stats = tel.Metrics, tel.Logs, tel.Stats
+	return opts
 }
 
 // engineWith builds a gateway over clients with read cache c (nil: none).
