@@ -133,3 +133,31 @@ func TestObserveCountsStatistics(t *testing.T) {
 		t.Errorf("per-table counts: got %v", per)
 	}
 }
+
+// TestRequestLogClientAddress: the logged address is the peer's unless the
+// peer is a configured trusted proxy; a client cannot forge it with
+// X-Forwarded-For (gin's default would believe any peer).
+func TestRequestLogClientAddress(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		trusted []string
+		want    string
+	}{
+		{"no proxy trusted", nil, "192.0.2.1"}, // httptest's peer address
+		{"peer is a trusted proxy", []string{"192.0.2.0/24"}, "203.0.113.7"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			store := &recordedLogs{}
+			logs := telemetry.NewLogWriter(store, telemetry.LogOptions{}, nil, nil)
+			h.engine = New(h.reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Logs: logs, TrustedProxies: tt.trusted}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			h.do("GET", "/ping", "", "", "X-Forwarded-For", "203.0.113.7").want(t, 200)
+			if err := logs.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if len(store.req) != 1 || store.req[0].IPv4 != tt.want {
+				t.Fatalf("logged address: got %+v, want %s", store.req, tt.want)
+			}
+		})
+	}
+}

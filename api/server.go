@@ -50,6 +50,11 @@ type Options struct {
 	// StatsRefresh starts the StatsRefresh workflow for POST
 	// /admin/clients/statistics/refresh; nil (no Temporal) answers 503.
 	StatsRefresh StatsRefresher
+	// TrustedProxies lists the addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-For / X-Real-IP name the client in the request log. Empty
+	// (the default) trusts none: the logged address is the peer's, which
+	// a client cannot forge (gin's own default trusts every peer).
+	TrustedProxies []string
 }
 
 // HealthCheck is one dependency in /health. A failing Required check turns
@@ -81,6 +86,11 @@ func New(clients Clients, opts Options, log *slog.Logger) *gin.Engine {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
+	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
+		// config validates the list; trust nobody rather than everybody.
+		log.Error("api.trusted_proxies is invalid; trusting no proxy", "err", err)
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.Use(s.requestID, s.observe, s.recoverPanic)
 	s.registerRoutes(e)
 	e.NoRoute(func(c *gin.Context) {

@@ -155,7 +155,7 @@ func Gateway(version string) fx.Option {
 					wfc.count("StatsRefresh", err)
 					return run, err
 				}
-				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps, Cache: rcache, Metrics: metrics, Logs: logs, Stats: stats, StatsRefresh: refresh}, log)
+				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps, Cache: rcache, Metrics: metrics, Logs: logs, Stats: stats, StatsRefresh: refresh, TrustedProxies: cfg.API.TrustedProxies}, log)
 			},
 			newHTTPServer,
 			newMetrics,

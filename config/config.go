@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -55,6 +56,9 @@ type API struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// TrustedProxies are the reverse proxies (addresses or CIDRs) whose
+	// X-Forwarded-For names the client in the request log; none by default.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Postgres holds the pool defaults every client inherits.
@@ -362,6 +366,14 @@ func (c *Config) Validate() error {
 	if c.Telemetry.LogFlushInterval <= 0 {
 		errs = append(errs, "telemetry.log_flush_interval must be positive")
 	}
+	for _, p := range c.API.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			errs = append(errs, fmt.Sprintf("api.trusted_proxies: %q is neither an IP address nor a CIDR", p))
+		}
+	}
 	if c.Telemetry.BackgroundTasks <= 0 {
 		errs = append(errs, "telemetry.background_tasks must be positive")
 	}
@@ -458,6 +470,17 @@ func setScalar(v reflect.Value, raw string) error {
 			return err
 		}
 		v.SetBool(b)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported type %s", v.Type())
+		}
+		var items []string // comma-separated; empty clears the list
+		for _, it := range strings.Split(raw, ",") {
+			if it = strings.TrimSpace(it); it != "" {
+				items = append(items, it)
+			}
+		}
+		v.Set(reflect.ValueOf(items))
 	default:
 		return fmt.Errorf("unsupported type %s", v.Type())
 	}

@@ -73,6 +73,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad client name", write("c.yaml", "postgres_clients:\n  \"a b\": postgres://x\n"), nil, "invalid client name"},
 		{"bad env override", write("d.yaml", ""), map[string]string{"ATHENA_API_PORT": "abc"}, "ATHENA_API_PORT"},
 		{"bad range", write("e.yaml", "api:\n  port: 70000\n"), nil, "out of range"},
+		{"bad trusted proxy", write("f.yaml", "api:\n  trusted_proxies: [10.0.0.0/8, proxy.local]\n"), nil, `"proxy.local" is neither`},
+		{"bad trusted proxy from env", write("g.yaml", ""), map[string]string{"ATHENA_API_TRUSTED_PROXIES": "10.0.0.1, nope"}, `"nope" is neither`},
+		{"no telemetry slots", write("h.yaml", "telemetry:\n  background_tasks: 0\n"), nil, "telemetry.background_tasks"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +84,17 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatalf("got %v, want error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestTrustedProxiesFromEnv(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg, err := Load("", env(map[string]string{"HOME": t.TempDir(), "ATHENA_API_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.API.TrustedProxies) != 2 || cfg.API.TrustedProxies[0] != "10.0.0.0/8" || cfg.API.TrustedProxies[1] != "192.0.2.1" {
+		t.Errorf("trusted proxies: got %q", cfg.API.TrustedProxies)
 	}
 }
 
