@@ -2,7 +2,10 @@ package api
 
 import (
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,5 +31,31 @@ func TestRequestInfoReachesHandlers(t *testing.T) {
 	want := gateway.RequestInfo{RequestID: "rid-1", UserID: "u-9", SDK: "athena-js/2.1.0"}
 	if got != want {
 		t.Errorf("got %+v, want %+v (control characters dropped)", got, want)
+	}
+}
+
+// TestNewRequestIDIsTimeOrderedUUIDv7: generated ids are version 7 UUIDs
+// whose prefix is the creation time, so later ids sort after earlier ones
+// (the request log's request_id index relies on it).
+func TestNewRequestIDIsTimeOrderedUUIDv7(t *testing.T) {
+	before := time.Now().UnixMilli()
+	id := newRequestID()
+	after := time.Now().UnixMilli()
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[14] != '7' || id[18] != '-' || id[23] != '-' || !strings.ContainsRune("89ab", rune(id[19])) {
+		t.Fatalf("%q is not a version 7 UUID", id)
+	}
+	ms, err := strconv.ParseInt(id[0:8]+id[9:13], 16, 64)
+	if err != nil || ms < before || ms > after {
+		t.Fatalf("%q: timestamp %d not within [%d, %d] (%v)", id, ms, before, after, err)
+	}
+	prev := id
+	seen := map[string]bool{id: true}
+	for range 1000 {
+		next := newRequestID()
+		if next[:13] < prev[:13] || seen[next] {
+			t.Fatalf("ids not time-ordered or not unique: %q after %q", next, prev)
+		}
+		seen[next] = true
+		prev = next
 	}
 }
