@@ -170,7 +170,8 @@ func Gateway(version string) fx.Option {
 // newLogWriter builds the request/operation log writer on a dedicated
 // logging pool: the control-plane client's settings with
 // telemetry.log_pool_max_conns connections, so log COPYs never take a
-// connection from a tenant pool or from the API-key lookups. Nil (nothing
+// connection from a tenant pool or from the API-key lookups, and with
+// synchronous_commit off (postgres.LogPoolConfig says why). Nil (nothing
 // is logged) when the control plane is off or telemetry.enabled is false.
 // Its stop hook runs after the HTTP server has drained (it is appended
 // first), writes what is queued within the stop deadline, then closes the
@@ -180,12 +181,11 @@ func newLogWriter(lc fx.Lifecycle, reg *registry.Registry, cfg config.Config, li
 	if cp == nil || !cfg.Telemetry.Enabled {
 		return nil, nil
 	}
-	pc := cp.Config().Copy()
-	pc.MaxConns = max(cfg.Telemetry.LogPoolMaxConns, 1)
-	pc.MinConns = 0
-	if pc.ConnConfig.RuntimeParams["application_name"] == "athena-control-plane" {
-		pc.ConnConfig.RuntimeParams["application_name"] = "athena-logs"
+	appName := "athena-logs"
+	if n := cp.Config().ConnConfig.RuntimeParams["application_name"]; n != "athena-control-plane" {
+		appName = n // the operator named the control plane's sessions
 	}
+	pc := postgres.LogPoolConfig(cp.Config(), cfg.Telemetry.LogPoolMaxConns, appName)
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc) // connects lazily
 	if err != nil {
 		return nil, fmt.Errorf("logging pool: %w", err)

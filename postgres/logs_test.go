@@ -3,6 +3,8 @@ package postgres
 import (
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // logStore is a LogStore over a freshly migrated private schema.
@@ -129,5 +131,28 @@ func TestLogStorePruneDeletesOnlyOldRows(t *testing.T) {
 		if len(ids) != 1 || ids[0] != "new" {
 			t.Fatalf("%s after prune: got %v, want [new]", table, ids)
 		}
+	}
+}
+
+// TestLogPoolConfig: the logging pool is the control plane's database and
+// schema with its own size, and commits without waiting for the WAL flush.
+func TestLogPoolConfig(t *testing.T) {
+	_, env := logStore(t)
+	pc := LogPoolConfig(env.pool.Config(), 3, "athena-logs-test")
+	pool, err := pgxpool.NewWithConfig(ctxT(t), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var sync, app, path string
+	if err := pool.QueryRow(ctxT(t), `SELECT current_setting('synchronous_commit'), current_setting('application_name'), current_setting('search_path')`).Scan(&sync, &app, &path); err != nil {
+		t.Fatal(err)
+	}
+	if sync != "off" || app != "athena-logs-test" || path != env.schema || pool.Config().MaxConns != 3 || pool.Config().MinConns != 0 {
+		t.Errorf("logging pool: synchronous_commit %q, application_name %q, search_path %q (want %q), max %d, min %d",
+			sync, app, path, env.schema, pool.Config().MaxConns, pool.Config().MinConns)
+	}
+	if env.pool.Config().ConnConfig.RuntimeParams["synchronous_commit"] == "off" {
+		t.Error("LogPoolConfig changed the control plane's own configuration")
 	}
 }

@@ -159,10 +159,7 @@ func setupTelemetry(ctx context.Context, keys *keyedAthena, engine func(telemetr
 	// As app.newLogWriter: the control plane's settings (search_path
 	// athena_bench_cp included) on a pool of its own, so log COPYs never
 	// take a connection from the tenant pool or from the key lookups.
-	pc := keys.pool.Config().Copy()
-	pc.MaxConns = max(config.Default().Telemetry.LogPoolMaxConns, 1)
-	pc.MinConns = 0
-	pc.ConnConfig.RuntimeParams["application_name"] = "athena-bench-logs"
+	pc := postgres.LogPoolConfig(keys.pool.Config(), config.Default().Telemetry.LogPoolMaxConns, "athena-bench-logs")
 	logPool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("open logging pool: %w", err)
