@@ -333,10 +333,11 @@ func TestStatementTimeout(t *testing.T) {
 	}
 	for name, run := range checks {
 		t.Run(name, func(t *testing.T) {
-			start := time.Now()
+			// statement_timeout is the only way the 1s sleep ends in an
+			// error; no wall-clock bound (CI is noisy).
 			ge := wantCode(t, run(), gateway.CodeStatementTimeout)
-			if ge.Code.Status() != 504 || time.Since(start) > 800*time.Millisecond {
-				t.Fatalf("status %d after %v", ge.Code.Status(), time.Since(start))
+			if ge.Code.Status() != 504 {
+				t.Fatalf("status %d", ge.Code.Status())
 			}
 		})
 	}
@@ -377,11 +378,11 @@ func TestBackendDown(t *testing.T) {
 	}
 	defer pool.Close()
 	db := New(pool, Options{})
-	start := time.Now()
-	_, err = db.Fetch(ctxT(t), gateway.FetchRequest{Table: tbl("users")})
+	// No caller deadline: only the connect timeout can end a hang here.
+	_, err = db.Fetch(context.Background(), gateway.FetchRequest{Table: tbl("users")})
 	ge := wantCode(t, err, gateway.CodeBackendUnavailable)
-	if ge.RetryAfter == 0 || ge.Code.Status() != 503 || time.Since(start) > 2*time.Second {
-		t.Fatalf("got %+v after %v", ge, time.Since(start))
+	if ge.RetryAfter == 0 || ge.Code.Status() != 503 {
+		t.Fatalf("got %+v", ge)
 	}
 	if strings.Contains(ge.Error(), "secret-pw") || strings.Contains(ge.Error(), "127.0.0.1") {
 		t.Fatalf("connection details leaked: %q", ge.Error())
@@ -408,12 +409,14 @@ func TestPoolExhausted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	_, err = db.Fetch(ctxT(t), gateway.FetchRequest{Table: tbl("users")})
+	// No deadline on the caller's context: only AcquireTimeout can end
+	// this wait (without it the test would hang), and pool_exhausted is
+	// the answer only when it did. No wall-clock bound: CI is noisy.
+	_, err = db.Fetch(context.Background(), gateway.FetchRequest{Table: tbl("users")})
 	held.Release()
 	ge := wantCode(t, err, gateway.CodePoolExhausted)
-	if ge.RetryAfter != 1 || ge.Code.Status() != 503 || time.Since(start) > time.Second {
-		t.Fatalf("got %+v after %v", ge, time.Since(start))
+	if ge.RetryAfter != 1 || ge.Code.Status() != 503 {
+		t.Fatalf("got %+v", ge)
 	}
 	if _, err := db.Fetch(ctxT(t), gateway.FetchRequest{Table: tbl("users")}); err != nil {
 		t.Fatalf("after release: %v", err)

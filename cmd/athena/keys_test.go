@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -154,16 +153,12 @@ func TestKeysUsageErrors(t *testing.T) {
 }
 
 func TestKeysDatabaseDown(t *testing.T) {
-	start := time.Now()
 	code, _, errs := runKeys(noEnv, "list", "--database-url", "postgres://postgres:secretpw@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
 	if code != 1 || strings.Count(errs, "\n") != 1 {
 		t.Fatalf("exit %d, stderr %q; want 1 and one line", code, errs)
 	}
 	if strings.Contains(errs, "secretpw") {
 		t.Fatalf("password leaked: %q", errs)
-	}
-	if time.Since(start) > 10*time.Second {
-		t.Fatal("took too long")
 	}
 }
 
