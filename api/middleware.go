@@ -67,11 +67,11 @@ func validRequestID(id string) bool {
 }
 
 // newRequestID makes a version 7 UUID: 48 bits of Unix milliseconds, then
-// random bits. Time order matters because the request log indexes
-// request_id: ordered ids append to the right edge of that btree instead
-// of touching a random page per row, which made the index the most
-// expensive part of logging a request. Request ids need to be unique, not
-// unguessable, so the fast runtime-seeded generator serves.
+// random bits. The time prefix tells when the request arrived, so a search
+// for one request in the request log can be bounded by created_at (its
+// BRIN index) instead of needing a btree on request_id, which cost more
+// per logged row than any other part of the log. Request ids need to be
+// unique, not unguessable, so the fast runtime-seeded generator serves.
 func newRequestID() string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16|rand.Uint64()&0xffff)

@@ -36,7 +36,7 @@ func TestRequestInfoReachesHandlers(t *testing.T) {
 
 // TestNewRequestIDIsTimeOrderedUUIDv7: generated ids are version 7 UUIDs
 // whose prefix is the creation time, so later ids sort after earlier ones
-// (the request log's request_id index relies on it).
+// (finding a request in the request log by time relies on it).
 func TestNewRequestIDIsTimeOrderedUUIDv7(t *testing.T) {
 	before := time.Now().UnixMilli()
 	id := newRequestID()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -50,7 +51,7 @@ func TestRunWholeBench(t *testing.T) {
 
 	for _, want := range []string{
 		"running a) direct pgx, 1 clients, 200ms ...",
-		"running b) to g) interleaved (b c d e f g g f e d c b), 2 clients, 200ms each ...",
+		"running b) to g) interleaved (b c d f g e e g f d c b, 3× in slices of 33.333333ms), 2 clients, 200ms each ...",
 		"d) key ", "client bench, right athena_bench.items.read, enforcement on (fail_closed)",
 		"scenario", "clients", "req/s", "p50", "p99", "errors",
 		"a) direct pgx", "b) floor gin+pgx", "c) athena fetch",
@@ -299,5 +300,18 @@ func TestParseLevels(t *testing.T) {
 		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
 			t.Errorf("parseLevels(%q) = %v, %v; want %v, error %v", tt.give, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+func TestParseFlagsRounds(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil || o.rounds != 3 {
+		t.Fatalf("default rounds: %d %v, want 3", o.rounds, err)
+	}
+	if o, err = parseFlags([]string{"-rounds", "5"}, io.Discard); err != nil || o.rounds != 5 {
+		t.Fatalf("-rounds 5: %d %v", o.rounds, err)
+	}
+	if _, err := parseFlags([]string{"-rounds", "0"}, io.Discard); err == nil {
+		t.Fatal("-rounds 0 accepted")
 	}
 }

@@ -4,16 +4,20 @@
 -- alone); a BRIN index costs next to nothing per row and still serves the
 -- retention DELETE (created_at < cutoff) and time-range scans, because
 -- rows arrive in created_at order. The operation log's drilldown btree
--- stays (the admin drilldown reads it newest first), and so does the
--- request_id btree: the gateway's ids are time-ordered UUIDv7s, so they
--- append to it. The request log's (client, created_at) btree goes: no
--- route reads it, it cost about 4µs of server CPU per logged request, and
--- a time-bounded query per client is served by the BRIN index.
+-- stays: the admin drilldown reads it newest first. The request log's
+-- (client, created_at) and request_id btrees go: no route reads them, and
+-- each cost 3-4µs of server CPU per logged request (COPY of 100k rows:
+-- 0.87-1.01s with them, 0.49-0.58s without). To find one request, bound
+-- the search by time: the gateway's request ids are UUIDv7s whose first
+-- 12 hex digits are the Unix milliseconds it was received, so
+--   WHERE request_id = $1 AND created_at BETWEEN t - '1 min' AND t + '1 min'
+-- uses the BRIN index.
 DROP INDEX gateway_request_log_created_at;
 CREATE INDEX gateway_request_log_created_at ON gateway_request_log USING brin (created_at);
 DROP INDEX gateway_operation_log_created_at;
 CREATE INDEX gateway_operation_log_created_at ON gateway_operation_log USING brin (created_at);
 DROP INDEX gateway_request_log_client_created;
+DROP INDEX gateway_request_log_request_id;
 
 ---- create above / drop below ----
 
@@ -22,3 +26,4 @@ CREATE INDEX gateway_request_log_created_at ON gateway_request_log (created_at);
 DROP INDEX gateway_operation_log_created_at;
 CREATE INDEX gateway_operation_log_created_at ON gateway_operation_log (created_at);
 CREATE INDEX gateway_request_log_client_created ON gateway_request_log (client, created_at DESC);
+CREATE INDEX gateway_request_log_request_id ON gateway_request_log (request_id);
