@@ -134,6 +134,9 @@ type Cache struct {
 	flights singleflight.Group
 	gens    localGens
 	idx     index
+	// afterMiss, when set (tests only), runs between a local miss and
+	// joining the flight: the window in which a leader can finish.
+	afterMiss func()
 
 	degraded atomic.Bool
 	failures atomic.Uint64 // failed Redis exchanges
@@ -260,7 +263,17 @@ func (c *Cache) Do(ctx context.Context, r Read, load func(ctx context.Context, k
 		c.hitsLocal.Add(1)
 		return e.body, HitLocal, nil
 	}
+	if c.afterMiss != nil {
+		c.afterMiss()
+	}
 	ch := c.flights.DoChan(string(k[:]), func() (any, error) {
+		// A leader that finished between our miss above and this flight
+		// has stored its answer: look again rather than load a second time
+		// (64 concurrent cold reads now and then issued 2 queries).
+		if e, ok := c.local.GetIfPresent(k); ok {
+			c.hitsLocal.Add(1)
+			return filled{e.body, HitLocal}, nil
+		}
 		// The load is shared, so one caller going away must not fail the
 		// others: it runs detached, bounded by the database's statement and
 		// acquire timeouts and by the Redis timeouts.

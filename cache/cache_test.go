@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -113,4 +115,53 @@ func testRedis(t *testing.T) *redis.Client {
 		t.Fatalf("redis at %s (make test starts it): %v", url, err)
 	}
 	return c
+}
+
+// TestLateReaderJoinsFinishedFlight: a reader that missed the local cache
+// while a leader was loading, and reaches the single flight only after the
+// leader finished, takes the stored answer instead of loading again.
+func TestLateReaderJoinsFinishedFlight(t *testing.T) {
+	c, err := New(Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	ctx := context.Background()
+	var loads atomic.Int64
+	load := func(context.Context, Key) ([]byte, error) { return []byte(strconv.FormatInt(loads.Add(1), 10)), nil }
+	r := Read{Scope: "s", Request: []byte(`{"t":1}`), Tables: []string{"public.a"}, Cacheable: true}
+
+	missed := make(chan struct{})
+	leaderDone := make(chan struct{})
+	first := true
+	var mu sync.Mutex
+	c.afterMiss = func() {
+		mu.Lock()
+		late := first
+		first = false
+		mu.Unlock()
+		if late { // the late reader: wait in the window until the leader is done
+			close(missed)
+			<-leaderDone
+		}
+	}
+	type answer struct {
+		body    string
+		outcome Outcome
+		err     error
+	}
+	lateAnswer := make(chan answer, 1)
+	go func() {
+		b, o, err := c.Do(ctx, r, load)
+		lateAnswer <- answer{string(b), o, err}
+	}()
+	<-missed
+	if b, o, err := c.Do(ctx, r, load); err != nil || string(b) != "1" || o != Miss {
+		t.Fatalf("leader: got %q %q %v, want 1 miss", b, o, err)
+	}
+	close(leaderDone)
+	a := <-lateAnswer
+	if a.err != nil || a.body != "1" || a.outcome != HitLocal || loads.Load() != 1 {
+		t.Errorf("late reader: got %q %q %v after %d loads, want the leader's answer from the cache and 1 load", a.body, a.outcome, a.err, loads.Load())
+	}
 }
