@@ -119,9 +119,10 @@ type Stats struct {
 // entry is one local value. deps are its index keys (see index), so an
 // evicted entry can leave the index.
 type entry struct {
-	body []byte
-	ttl  time.Duration
-	deps []string
+	body   []byte
+	ttl    time.Duration
+	deps   []string
+	stored int64 // Unix nanoseconds; see notice.At
 }
 
 // Cache is the read cache. A nil *Cache is valid and caches nothing. It is
@@ -351,7 +352,7 @@ func (c *Cache) store(k Key, body []byte, ttl time.Duration, r Read) {
 		return
 	}
 	deps := c.idx.add(k, r.Scope, r.Tables)
-	c.local.Set(k, &entry{body: body, ttl: ttl, deps: deps})
+	c.local.Set(k, &entry{body: body, ttl: ttl, deps: deps, stored: time.Now().UnixNano()})
 }
 
 // Invalidate records a committed write on scope: it bumps the generation
@@ -372,7 +373,7 @@ func (c *Cache) Invalidate(ctx context.Context, scope string, tables []string, w
 		for _, t := range tables {
 			c.gens.bump(scope, t)
 		}
-		c.drop(scope, tables, wide)
+		c.drop(scope, tables, wide, 0)
 		return
 	}
 	keys := make([]string, 0, len(tables)+1)
@@ -390,12 +391,13 @@ func (c *Cache) Invalidate(ctx context.Context, scope string, tables []string, w
 		// Detached: a caller that hung up must not leave its committed write
 		// un-invalidated.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisOpTimeout)
+		at := time.Now().UnixNano() // before the INCRs: see notice.At
 		_, err = c.rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
 			for _, k := range keys {
 				p.SetNX(rctx, k, randomGeneration(), 0)
 				p.Incr(rctx, k)
 			}
-			p.Publish(rctx, Channel, notice{Scope: scope, Tables: tables, Wide: wide}.encode())
+			p.Publish(rctx, Channel, notice{Scope: scope, Tables: tables, Wide: wide, At: at}.encode())
 			return nil
 		})
 		cancel()
@@ -414,14 +416,22 @@ func (c *Cache) Invalidate(ctx context.Context, scope string, tables []string, w
 			c.redisFailed(err)
 		}
 	}
-	c.drop(scope, tables, wide)
+	c.drop(scope, tables, wide, 0)
 }
 
 // drop frees the local entries a write superseded. They are already
 // unreachable (their generations are old); this only returns the memory
 // at once instead of at expiry.
-func (c *Cache) drop(scope string, tables []string, wide bool) {
+//
+// keepAfter > 0 (another process's write, see notice.At) keeps the
+// entries stored after it; 0 drops them all.
+func (c *Cache) drop(scope string, tables []string, wide bool, keepAfter int64) {
 	for _, k := range c.idx.take(scope, tables, wide) {
+		if keepAfter > 0 {
+			if e, ok := c.local.GetIfPresent(k); ok && e.stored > keepAfter {
+				continue
+			}
+		}
 		c.local.Invalidate(k)
 	}
 }

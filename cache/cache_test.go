@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -163,5 +164,32 @@ func TestLateReaderJoinsFinishedFlight(t *testing.T) {
 	a := <-lateAnswer
 	if a.err != nil || a.body != "1" || a.outcome != HitLocal || loads.Load() != 1 {
 		t.Errorf("late reader: got %q %q %v after %d loads, want the leader's answer from the cache and 1 load", a.body, a.outcome, a.err, loads.Load())
+	}
+}
+
+// TestLateNoticeKeepsNewerEntries: another process's invalidation notice
+// that arrives after this process has already stored an answer built from
+// the new generations must not evict it; entries stored before the write
+// go.
+func TestLateNoticeKeepsNewerEntries(t *testing.T) {
+	c, err := New(Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	ctx := context.Background()
+	r := Read{Scope: "s", Request: []byte(`{"t":1}`), Tables: []string{"public.a"}, Cacheable: true}
+	load := func(context.Context, Key) ([]byte, error) { return []byte("x"), nil }
+	if _, o, err := c.Do(ctx, r, load); err != nil || o != Miss {
+		t.Fatalf("first read: %q %v", o, err)
+	}
+	writeAt := time.Now().Add(-time.Minute).UnixNano() // the write began before the entry was stored
+	c.drop("s", []string{"public.a"}, false, writeAt)
+	if _, o, _ := c.Do(ctx, r, load); o != HitLocal {
+		t.Errorf("after a late notice: %q, want hit_local (the entry is newer than the write)", o)
+	}
+	c.drop("s", []string{"public.a"}, false, time.Now().UnixNano()) // a write after the entry
+	if _, o, _ := c.Do(ctx, r, load); o != Miss {
+		t.Errorf("after a newer write's notice: %q, want miss", o)
 	}
 }

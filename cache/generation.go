@@ -172,6 +172,13 @@ type notice struct {
 	Scope  string   `json:"s"`
 	Tables []string `json:"t,omitempty"`
 	Wide   bool     `json:"w,omitempty"`
+	// At is when the writer started the bump (Unix nanoseconds, its
+	// clock). Receivers keep entries stored after it: those were built
+	// from the new generations, and a notice that arrives late must not
+	// evict them. Dropping is only memory hygiene (superseded entries are
+	// unreachable), so clock skew costs at worst a spurious miss or an
+	// entry kept until its TTL, never a stale read.
+	At int64 `json:"at,omitempty"`
 }
 
 func (n notice) encode() string {

@@ -82,7 +82,7 @@ func (c *Cache) run() {
 			}
 			var n notice
 			if json.Unmarshal([]byte(m.Payload), &n) == nil {
-				c.drop(n.Scope, n.Tables, n.Wide)
+				c.drop(n.Scope, n.Tables, n.Wide, n.At)
 			}
 		case <-tick.C:
 			subscribe()
