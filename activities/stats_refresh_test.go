@@ -3,46 +3,17 @@ package activities
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/athena-gateway/athena/postgres"
+	"github.com/athena-gateway/athena/postgres/postgrestest"
 	"github.com/athena-gateway/athena/telemetry"
 )
-
-// statsLines renders client_statistics and client_table_statistics as
-// sorted "client [table operation] total/successful/failed/cached" lines.
-func statsLines(t *testing.T, pool *pgxpool.Pool) []string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(), `
-SELECT client_name, total_requests, successful_requests, failed_requests, cached_requests FROM client_statistics
-UNION ALL
-SELECT client_name || ' ' || table_name || ' ' || operation, total_requests, successful_requests, failed_requests, cached_requests FROM client_table_statistics`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var name string
-		var n [4]int64
-		if err := rows.Scan(&name, &n[0], &n[1], &n[2], &n[3]); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%s %d/%d/%d/%d", name, n[0], n[1], n[2], n[3]))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
-}
 
 func TestRebuildStatsReplacesTheStatisticsFromTheLogs(t *testing.T) {
 	reg := controlPlaneRegistry(t)
@@ -126,7 +97,7 @@ func TestRebuildStatsReplacesTheStatisticsFromTheLogs(t *testing.T) {
 		"shop users fetch 1/1/0/1",
 		"shop users insert 1/0/1/0",
 	}
-	if got := statsLines(t, pool); !slices.Equal(got, want) {
+	if got := postgrestest.StatsLines(t, pool); !slices.Equal(got, want) {
 		t.Errorf("statistics after the rebuild:\n%q\nwant\n%q", got, want)
 	}
 	if lim.InFlight() != 0 {

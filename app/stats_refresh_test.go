@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -17,13 +16,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/fx"
 
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/orchestration"
 	"github.com/athena-gateway/athena/postgres"
+	"github.com/athena-gateway/athena/postgres/postgrestest"
 	"github.com/athena-gateway/athena/registry"
 )
 
@@ -63,34 +62,6 @@ func loggingDatabaseURI(t *testing.T) string {
 		sep = "?"
 	}
 	return statsRefreshTestURL() + sep + "search_path=" + schema
-}
-
-// statsRows renders client_statistics and client_table_statistics as
-// sorted "client [table operation] total/successful/failed/cached" lines.
-func statsRows(t *testing.T, pool *pgxpool.Pool) []string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(), `
-SELECT client_name, total_requests, successful_requests, failed_requests, cached_requests FROM client_statistics
-UNION ALL
-SELECT client_name || ' ' || table_name || ' ' || operation, total_requests, successful_requests, failed_requests, cached_requests FROM client_table_statistics`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var name string
-		var n [4]int64
-		if err := rows.Scan(&name, &n[0], &n[1], &n[2], &n[3]); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%s %d/%d/%d/%d", name, n[0], n[1], n[2], n[3]))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // TestStatsRefreshThroughTheGateway runs the dev role (gateway, worker,
@@ -196,7 +167,7 @@ func TestStatsRefreshThroughTheGateway(t *testing.T) {
 		"shop users fetch 2/2/0/1",
 		"shop users insert 1/0/1/0",
 	}
-	if got := statsRows(t, pool); !slices.Equal(got, want) {
+	if got := postgrestest.StatsLines(t, pool); !slices.Equal(got, want) {
 		t.Errorf("statistics after the refresh:\n%q\nwant\n%q", got, want)
 	}
 

@@ -3,7 +3,6 @@ package workflows_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/athena-gateway/athena/activities"
 	"github.com/athena-gateway/athena/orchestration/orchestrationtest"
 	"github.com/athena-gateway/athena/postgres"
+	"github.com/athena-gateway/athena/postgres/postgrestest"
 	"github.com/athena-gateway/athena/workflows"
 )
 
@@ -147,34 +147,6 @@ var rebuiltStats = []string{
 	"shop users insert 1/0/1/0",
 }
 
-// statsSnapshot renders client_statistics and client_table_statistics as
-// sorted "client [table operation] total/successful/failed/cached" lines.
-func statsSnapshot(t *testing.T, pool *pgxpool.Pool) []string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(), `
-SELECT client_name, total_requests, successful_requests, failed_requests, cached_requests FROM client_statistics
-UNION ALL
-SELECT client_name || ' ' || table_name || ' ' || operation, total_requests, successful_requests, failed_requests, cached_requests FROM client_table_statistics`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var name string
-		var n [4]int64
-		if err := rows.Scan(&name, &n[0], &n[1], &n[2], &n[3]); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%s %d/%d/%d/%d", name, n[0], n[1], n[2], n[3]))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // TestStatsRefreshEndToEnd runs StatsRefresh on the in-process Temporal
 // server against the real logging database, started with the options the
 // gateway uses: a start while a rebuild runs joins it, a start after it
@@ -221,7 +193,7 @@ func TestStatsRefreshEndToEnd(t *testing.T) {
 			t.Errorf("run %d: %+v, want 2 clients and 3 tables", i, res)
 		}
 	}
-	if got := statsSnapshot(t, pool); !slices.Equal(got, rebuiltStats) {
+	if got := postgrestest.StatsLines(t, pool); !slices.Equal(got, rebuiltStats) {
 		t.Errorf("statistics after the rebuild:\n%q\nwant\n%q", got, rebuiltStats)
 	}
 
