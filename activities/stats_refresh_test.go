@@ -12,11 +12,12 @@ import (
 
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/postgres/postgrestest"
+	"github.com/athena-gateway/athena/registry/registrytest"
 	"github.com/athena-gateway/athena/telemetry"
 )
 
 func TestRebuildStatsReplacesTheStatisticsFromTheLogs(t *testing.T) {
-	reg := controlPlaneRegistry(t)
+	reg := registrytest.ControlPlane(t)
 	pool := reg.ControlPlane()
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, `INSERT INTO gateway_request_log (request_id, created_at, client, method, path, status_code, duration_ms, cached) VALUES

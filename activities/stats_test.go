@@ -2,77 +2,20 @@ package activities
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/postgres"
-	"github.com/athena-gateway/athena/registry"
+	"github.com/athena-gateway/athena/registry/registrytest"
 	"github.com/athena-gateway/athena/telemetry"
 )
 
-func statsTestURL() string {
-	if u := os.Getenv("ATHENA_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// controlPlaneRegistry returns a started registry whose logging database
-// (migrated at start) is a private schema of the test database.
-func controlPlaneRegistry(t *testing.T) *registry.Registry {
-	t.Helper()
-	ctx := context.Background()
-	var sfx [6]byte
-	_, _ = rand.Read(sfx[:])
-	schema := "athena_test_" + hex.EncodeToString(sfx[:])
-	conn, err := pgx.Connect(ctx, statsTestURL())
-	if err != nil {
-		t.Skipf("PostgreSQL not reachable: %v", err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.Close(ctx)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), statsTestURL())
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	sep := "&"
-	if !strings.Contains(statsTestURL(), "?") {
-		sep = "?"
-	}
-	cfg := config.Default()
-	cfg.ControlPlane.PollInterval = time.Minute
-	cfg.Clients = map[string]config.Client{"athena_logging": {URI: statsTestURL() + sep + "search_path=" + schema}}
-	reg := registry.NewWithOptions(cfg, nil, registry.Options{Getenv: func(string) string { return "" }})
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := reg.Start(sctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reg.Close)
-	if reg.ControlPlane() == nil {
-		t.Fatal("no control plane pool")
-	}
-	return reg
-}
-
 func TestApplyStatsIsExactlyOnce(t *testing.T) {
-	reg := controlPlaneRegistry(t)
+	reg := registrytest.ControlPlane(t)
 	a := New("w", reg)
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()

@@ -3,19 +3,15 @@ package app
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/fx"
 
@@ -26,44 +22,6 @@ import (
 	"github.com/athena-gateway/athena/registry"
 )
 
-func statsRefreshTestURL() string {
-	if u := os.Getenv("ATHENA_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// loggingDatabaseURI returns the URI of a private schema of the test
-// database (dropped when the test ends), to serve as the logging database.
-func loggingDatabaseURI(t *testing.T) string {
-	t.Helper()
-	ctx := context.Background()
-	var sfx [6]byte
-	_, _ = rand.Read(sfx[:])
-	schema := "athena_test_" + hex.EncodeToString(sfx[:])
-	conn, err := pgx.Connect(ctx, statsRefreshTestURL())
-	if err != nil {
-		t.Skipf("PostgreSQL not reachable: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), statsRefreshTestURL())
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	sep := "&"
-	if !strings.Contains(statsRefreshTestURL(), "?") {
-		sep = "?"
-	}
-	return statsRefreshTestURL() + sep + "search_path=" + schema
-}
-
 // TestStatsRefreshThroughTheGateway runs the dev role (gateway, worker,
 // in-process Temporal server, real logging database): POST
 // /admin/clients/statistics/refresh starts the StatsRefresh workflow
@@ -73,7 +31,7 @@ func TestStatsRefreshThroughTheGateway(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
 	const adminKey = "stats-refresh-admin-key-0123456789"
 	t.Setenv("ATHENA_ADMIN_KEY", adminKey)
-	uri := loggingDatabaseURI(t)
+	uri := postgrestest.SchemaURL(t)
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	cfg := config.Default()
 	cfg.API.Host, cfg.API.Port = "127.0.0.1", 0
@@ -190,7 +148,7 @@ func TestStatsRefreshWithoutTemporal(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
 	const adminKey = "stats-refresh-admin-key-0123456789"
 	t.Setenv("ATHENA_ADMIN_KEY", adminKey)
-	uri := loggingDatabaseURI(t)
+	uri := postgrestest.SchemaURL(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/athena-gateway/athena/orchestration/orchestrationtest"
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/postgres/postgrestest"
+	"github.com/athena-gateway/athena/registry/registrytest"
 	"github.com/athena-gateway/athena/workflows"
 )
 
@@ -152,7 +153,7 @@ var rebuiltStats = []string{
 // gateway uses: a start while a rebuild runs joins it, a start after it
 // closed runs a new rebuild.
 func TestStatsRefreshEndToEnd(t *testing.T) {
-	reg := controlPlaneRegistry(t) // registered first: closed after the worker stops
+	reg := registrytest.ControlPlane(t) // registered first: closed after the worker stops
 	h := orchestrationtest.NewHarness(t, orchestrationtest.Options{Activities: activities.New("harness", reg)})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

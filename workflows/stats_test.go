@@ -2,25 +2,19 @@ package workflows_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/athena-gateway/athena/activities"
-	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/orchestration/orchestrationtest"
 	"github.com/athena-gateway/athena/postgres"
-	"github.com/athena-gateway/athena/registry"
+	"github.com/athena-gateway/athena/registry/registrytest"
 	"github.com/athena-gateway/athena/telemetry"
 	"github.com/athena-gateway/athena/workflows"
 )
@@ -91,59 +85,11 @@ func TestStatsFlushRetriesTransientErrorsOnly(t *testing.T) {
 	}
 }
 
-func testURL() string {
-	if u := os.Getenv("ATHENA_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// controlPlaneRegistry is a started registry whose logging database is a
-// private, migrated schema of the test database.
-func controlPlaneRegistry(t *testing.T) *registry.Registry {
-	t.Helper()
-	ctx := context.Background()
-	var sfx [6]byte
-	_, _ = rand.Read(sfx[:])
-	schema := "athena_test_" + hex.EncodeToString(sfx[:])
-	conn, err := pgx.Connect(ctx, testURL())
-	if err != nil {
-		t.Skipf("PostgreSQL not reachable: %v", err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.Close(ctx)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), testURL())
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	sep := "&"
-	if !strings.Contains(testURL(), "?") {
-		sep = "?"
-	}
-	cfg := config.Default()
-	cfg.ControlPlane.PollInterval = time.Minute
-	cfg.Clients = map[string]config.Client{"athena_logging": {URI: testURL() + sep + "search_path=" + schema}}
-	reg := registry.NewWithOptions(cfg, nil, registry.Options{Getenv: func(string) string { return "" }})
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := reg.Start(sctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reg.Close)
-	return reg
-}
-
 // TestStatsFlushEndToEnd runs StatsFlush on the in-process Temporal server
 // against the real logging database, twice with one flush id (as after a
 // restarted workflow): the sums count it once.
 func TestStatsFlushEndToEnd(t *testing.T) {
-	reg := controlPlaneRegistry(t) // registered first: closed after the worker stops
+	reg := registrytest.ControlPlane(t) // registered first: closed after the worker stops
 	h := orchestrationtest.NewHarness(t, orchestrationtest.Options{Activities: activities.New("harness", reg)})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
