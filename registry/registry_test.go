@@ -3,12 +3,9 @@ package registry
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,14 +16,10 @@ import (
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
+	"github.com/athena-gateway/athena/postgres/postgrestest"
 )
 
-func testURL() string {
-	if u := os.Getenv("ATHENA_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+func testURL() string { return postgrestest.URL() }
 
 // withParam appends a query parameter to a URI.
 func withParam(uri, kv string) string {
@@ -40,27 +33,7 @@ func withParam(uri, kv string) string {
 // returns a URI whose connections use it; the schema is dropped at the end.
 func cpSchema(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "registry_test_" + hex.EncodeToString(b[:])
-	conn, err := pgx.Connect(ctx, testURL())
-	if err != nil {
-		t.Skipf("PostgreSQL not reachable: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), testURL())
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	return withParam(testURL(), "search_path="+schema)
+	return postgrestest.SchemaURL(t)
 }
 
 // syncBuffer is a log sink safe for concurrent writers.

@@ -2,65 +2,28 @@ package telemetry
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/goleak"
 
 	"github.com/athena-gateway/athena/postgres"
+	"github.com/athena-gateway/athena/postgres/postgrestest"
 )
-
-func testURL() string {
-	if u := os.Getenv("ATHENA_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
 
 // logPool is a pool on a private, migrated schema of the test database,
 // dropped when the test ends.
 func logPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	ctx := context.Background()
-	var sfx [6]byte
-	_, _ = rand.Read(sfx[:])
-	schema := "athena_test_" + hex.EncodeToString(sfx[:])
-	admin, err := pgx.Connect(ctx, testURL())
-	if err != nil {
-		t.Skipf("PostgreSQL not reachable: %v", err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	cfg, err := pgxpool.ParseConfig(testURL())
+	pool, err := pgxpool.New(ctx, postgrestest.SchemaURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		pool.Close()
-		c, err := pgx.Connect(context.Background(), testURL())
-		if err != nil {
-			t.Errorf("cleanup connect: %v", err)
-			return
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
+	t.Cleanup(pool.Close) // before the schema is dropped
 	if _, _, err := postgres.Migrate(ctx, pool); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
