@@ -591,13 +591,23 @@ func TestCacheRedisKilledMidTest(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polling the probe's result, bounded
 	}
 	for i := 21; i <= 40; i++ {
+		errsBefore := ca.RedisErrors() + cb.RedisErrors()
 		setAge(t, engines(a, b, i), 1, i)
 		got, r := ageOf(t, engines(b, a, i), 1)
 		if got != strconv.Itoa(i) || outcome(r) != "miss" {
 			t.Fatalf("after recovery, iteration %d: got age %s (%s), want %d (miss)", i, got, outcome(r), i)
 		}
-		if _, r := ageOf(t, engines(b, a, i), 1); outcome(r) != "hit_local" {
-			t.Fatalf("after recovery: repeated read got %q, want hit_local", outcome(r))
+		_, r = ageOf(t, engines(b, a, i), 1)
+		switch o := outcome(r); {
+		case o == "hit_local":
+		case ca.RedisErrors()+cb.RedisErrors() != errsBefore && o == "hit_redis":
+			// A pooled connection from before the restart failed in this
+			// iteration: the cache degraded and, on resuming, emptied its
+			// local copy by design (it may have missed notices); the answer
+			// still came from the cache, through Redis.
+			t.Logf("iteration %d: a Redis error meanwhile; repeated read served from Redis", i)
+		default:
+			t.Fatalf("after recovery: repeated read got %q, want hit_local", o)
 		}
 	}
 }
