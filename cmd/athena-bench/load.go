@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,7 +65,21 @@ type sample struct {
 // seeded from seedBase+i, so slices of one interleaved run (different
 // seedBase) do not replay the same row sequence.
 func loadSample(ctx context.Context, concurrency int, duration time.Duration, seedBase uint64, do func(context.Context, workerRand) error) sample {
+	return loadBudget(ctx, concurrency, duration, 0, seedBase, do)
+}
+
+// loadBudget is loadSample bounded by a number of requests instead of a
+// duration when budget > 0: the workers then make exactly budget requests
+// between them (failed ones included), however long that takes, and
+// duration is ignored. The cross-process measurement's scaled mode
+// (-xp-requests) uses it so a short run is still a known amount of work.
+func loadBudget(ctx context.Context, concurrency int, duration time.Duration, budget int64, seedBase uint64, do func(context.Context, workerRand) error) sample {
 	perWorker := int(duration/expectedLatency)/concurrency + 1
+	var left atomic.Int64
+	if budget > 0 {
+		perWorker = int(budget)/concurrency + 1
+		left.Store(budget)
+	}
 	stats := make([]workerStats, concurrency)
 	for i := range stats {
 		stats[i].latencies = make([]time.Duration, 0, perWorker)
@@ -80,7 +95,11 @@ func loadSample(ctx context.Context, concurrency int, duration time.Duration, se
 			rng := workerRand{Rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 			for ctx.Err() == nil {
 				t0 := time.Now()
-				if !t0.Before(deadline) {
+				if budget > 0 {
+					if left.Add(-1) < 0 {
+						return
+					}
+				} else if !t0.Before(deadline) {
 					return
 				}
 				err := do(ctx, rng)

@@ -32,13 +32,24 @@
 // make it one). Last it times one bulk PUT /gateway/insert of -insert-rows
 // rows against the same rows sent one by one. Everything runs on loopback.
 //
+// Then, unless -cross-process=false, it measures the same fetch with the
+// servers as processes of their own (xp.go): it builds a minimal gin+pgx
+// floor (cmd/athena-bench/floor) and the real `athena serve` with go
+// build, starts the floor and three Athena processes (cache and logs off;
+// cache hit; full telemetry), loads them from this process, and reports
+// beside req/s and p50/p99 each process's CPU time per request and that of
+// the PostgreSQL backends serving it, read from /proc. -in-process=false
+// runs that part alone; -xp-requests bounds it by requests (the tests'
+// scaled mode).
+//
 // It is a report, not a test: a missed GOAL still exits 0. A failed request
 // exits 1, because numbers measured over failures mean nothing.
 //
 // The database comes from ATHENA_BENCH_DATABASE_URL; the program keeps to
 // its own schemas: athena_bench for the data, athena_bench_cp (migrated
 // like a logging database) for the API keys of d) and the logs and
-// statistics of g). The key it creates is deleted at the end, and the log
+// statistics of g), athena_bench_xp the control plane of the
+// cross-process Athena processes. The key it creates is deleted at the end, and the log
 // and statistics tables are emptied at the start and at the end.
 package main
 
@@ -93,6 +104,12 @@ type options struct {
 	progress    bool
 	cpuProfile  string
 	rounds      int
+	// The cross-process measurement (xp.go).
+	inProcess    bool
+	crossProcess bool
+	xpClients    int
+	xpRequests   int64
+	xpRedis      string
 }
 
 // warmup runs before each measured run so pools and keep-alive connections
@@ -118,6 +135,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (load generator included) to this file; samples carry the pprof labels engine=<scenario> (server side) and load=<scenario> (client side, measured slices)")
 	fs.BoolVar(&o.progress, "progress", true, "print one line as each scenario starts")
 	fs.IntVar(&o.rounds, "rounds", 3, "times the interleaved sequence b…g g…b is repeated, each slice duration/(2×rounds): finer slices follow this machine's drift more closely")
+	fs.BoolVar(&o.inProcess, "in-process", true, "run the in-process scenarios a) to g), the cold reads and the insert comparison")
+	fs.BoolVar(&o.crossProcess, "cross-process", true, "run the cross-process scenarios B, C, E, G: the floor and `athena serve` built with go build, each a process of its own, with their CPU time per request")
+	fs.IntVar(&o.xpClients, "xp-clients", goalFetchClients, "concurrent clients of the cross-process scenarios")
+	fs.Int64Var(&o.xpRequests, "xp-requests", 0, "scaled mode: each cross-process scenario makes exactly this many measured requests instead of running for -duration (0: -duration)")
+	fs.StringVar(&o.xpRedis, "xp-redis", envOr("ATHENA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis of scenario E's read cache; empty, or not answering: a process-local cache")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -132,6 +154,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.rounds <= 0 {
 		return o, fmt.Errorf("-rounds must be positive")
+	}
+	if o.xpClients <= 0 || o.xpRequests < 0 {
+		return o, fmt.Errorf("-xp-clients must be positive and -xp-requests not negative")
+	}
+	if !o.inProcess && !o.crossProcess {
+		return o, fmt.Errorf("-in-process=false and -cross-process=false leave nothing to run")
 	}
 	var err error
 	if o.levels, err = parseLevels(*levels); err != nil {
@@ -200,72 +228,104 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// bench sets up the fixture, the key store, g)'s telemetry and the
-// servers, runs every scenario and prints the human report to w.
+// envOr is the environment variable key, or def when it is unset or empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// bench runs the in-process part, then the cross-process part (xp.go),
+// each unless its flag turns it off, and prints the human report to w.
+// The in-process part's pools and servers are closed before the
+// cross-process servers start.
 func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (summary, error) {
 	sum := summary{Duration: opts.duration, Warmup: opts.warmup(), PoolConns: opts.poolConns()}
+	if opts.inProcess {
+		if err := benchInProcess(ctx, opts, w, log, &sum); err != nil {
+			return sum, err
+		}
+	}
+	if opts.crossProcess {
+		rep, goals, err := crossProcess(ctx, opts, w, log)
+		if err != nil {
+			return sum, fmt.Errorf("cross-process: %w", err)
+		}
+		sum.CrossProcess = rep
+		sum.Goals = append(sum.Goals, goals...)
+		for _, r := range rep.Runs {
+			sum.FailedTotal += r.Errors
+		}
+	}
+	return sum, nil
+}
+
+// benchInProcess sets up the fixture, the key store, g)'s telemetry and
+// the servers, runs every in-process scenario and prints its report to w.
+func benchInProcess(ctx context.Context, opts options, w io.Writer, log *slog.Logger, sum *summary) error {
 	pool, err := openPool(ctx, opts.databaseURL, sum.PoolConns)
 	if err != nil {
-		return sum, err
+		return err
 	}
 	defer pool.Close()
 	if err := setupFixture(ctx, pool); err != nil {
-		return sum, err
+		return err
 	}
 
 	floor, err := serve(string(scenarioFloor), floorEngine(pool))
 	if err != nil {
-		return sum, err
+		return err
 	}
 	defer closeServer(floor, log)
 	ath := newAthena(opts.databaseURL, sum.PoolConns, opts.insertRows, log)
 	defer ath.reg.Close()
 	athena, err := serve(string(scenarioAthena), ath.engine(api.AuthDeps{}))
 	if err != nil {
-		return sum, err
+		return err
 	}
 	defer closeServer(athena, log)
 
 	readCache, err := cache.New(cache.Options{Logger: log})
 	if err != nil {
-		return sum, err
+		return err
 	}
 	defer readCache.Close(context.Background())
 	cached, err := serve(string(scenarioCached), ath.engineWith(ath.reg, api.AuthDeps{}, readCache))
 	if err != nil {
-		return sum, err
+		return err
 	}
 	defer closeServer(cached, log)
 	if err := checkCacheHit(ctx, cached.url); err != nil {
-		return sum, err
+		return err
 	}
 
 	keys, err := setupKeys(ctx, pool, opts.databaseURL, log)
 	if err != nil {
-		return sum, err
+		return err
 	}
 	defer keys.close() // after the keyed server below has stopped
 	keyed, err := serve(string(scenarioKeyed), ath.engine(keys.deps()))
 	if err != nil {
-		return sum, err
+		return err
 	}
 	defer closeServer(keyed, log)
 	if err := keys.check(ctx, keyed.url); err != nil {
-		return sum, err
+		return err
 	}
 
 	telOff, err := serve(string(scenarioTelOff), ath.engineTelemetry(telemetryDeps{}))
 	if err != nil {
-		return sum, err
+		return err
 	}
 	defer closeServer(telOff, log)
 	tel, err := setupTelemetry(ctx, keys, ath.engineTelemetry, log)
 	if err != nil {
-		return sum, err
+		return err
 	}
 	defer tel.finish() // before keys.close closes the control plane; a no-op after the call below
 	if err := tel.check(ctx, telOff.url); err != nil {
-		return sum, err
+		return err
 	}
 
 	cc := pool.Config().ConnConfig
@@ -304,7 +364,7 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 		tel.endLevel(n)
 	}
 	if err := ctx.Err(); err != nil {
-		return sum, fmt.Errorf("interrupted: %w", err)
+		return fmt.Errorf("interrupted: %w", err)
 	}
 	sum.Telemetry = tel.finish()
 	sum.Ratios = ratios(sum.Fetch, opts.levels)
@@ -342,7 +402,7 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 	if sum.Insert != nil {
 		sum.FailedTotal += sum.Insert.Errors
 	}
-	return sum, nil
+	return nil
 }
 
 // measure warms one scenario up, then measures it. Warm-up failures count:

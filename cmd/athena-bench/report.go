@@ -73,9 +73,12 @@ type summary struct {
 	Cold      *coldReport   `json:"cold_reads,omitempty"`
 	Insert    *insertReport `json:"insert,omitempty"`
 	// Telemetry is what g)'s log writer and statistics did.
-	Telemetry   *telemetryReport `json:"telemetry,omitempty"`
-	Goals       []goal           `json:"goals"`
-	FailedTotal int64            `json:"failed_requests"`
+	Telemetry *telemetryReport `json:"telemetry,omitempty"`
+	// CrossProcess is the cross-process measurement (xp.go); its goals are
+	// in Goals with the others.
+	CrossProcess *xpReport `json:"cross_process,omitempty"`
+	Goals        []goal    `json:"goals"`
+	FailedTotal  int64     `json:"failed_requests"`
 }
 
 // ratios pairs up the scenarios at each concurrency.
@@ -288,6 +291,13 @@ func printFailures(w io.Writer, s summary) {
 	}
 	if s.Insert != nil && s.Insert.Errors > 0 {
 		fmt.Fprintf(w, "!!! insert: %s\n", s.Insert.FirstErr)
+	}
+	if s.CrossProcess != nil {
+		for _, r := range s.CrossProcess.Runs {
+			if r.Errors > 0 {
+				fmt.Fprintf(w, "!!! %s at %d clients: %d failed; first: %s\n", r.Scenario, r.Clients, r.Errors, r.FirstErr)
+			}
+		}
 	}
 }
 
