@@ -228,6 +228,9 @@ func (c *child) exited() error {
 	return fmt.Errorf("%s exited: %v\n%s", c.name, c.err, c.stderr.String())
 }
 
+// errKilled is stop's error when the child had to be killed.
+var errKilled = errors.New("killed")
+
 // stop asks the child to shut down (SIGTERM) and waits for it, killing it
 // after grace. A clean exit is nil.
 func (c *child) stop(grace time.Duration) error {
@@ -244,7 +247,7 @@ func (c *child) stop(grace time.Duration) error {
 	case <-t.C:
 		_ = c.cmd.Process.Kill()
 		<-c.done
-		return fmt.Errorf("%s did not stop within %s; killed", c.name, grace)
+		return fmt.Errorf("%s did not stop within %s: %w", c.name, grace, errKilled)
 	}
 	if c.err != nil {
 		return fmt.Errorf("%s: %w\n%s", c.name, c.err, c.stderr.String())
