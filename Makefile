@@ -35,6 +35,9 @@ services:
 test: services
 	$(GO) test -race -count=1 $(TESTFLAGS) ./...
 
+# athena-bench runs the in-process scenarios, then the cross-process ones: it builds
+# cmd/athena and its floor server with go build and runs each as a process of its own,
+# reporting CPU time per request (-in-process=false runs that part alone).
 bench: services
 	$(GO) run ./cmd/athena-bench
 	$(GO) test -run=NONE -bench=. -benchtime=2s ./postgres/ ./api/

@@ -47,7 +47,8 @@ func runBench(t *testing.T, args ...string) (stdout, stderr string) {
 
 func TestRunWholeBench(t *testing.T) {
 	requireDatabase(t)
-	stdout, stderr := runBench(t, "-duration", "200ms", "-concurrency", "1,2", "-insert-rows", "50")
+	// The cross-process part has a test of its own (xp_test.go).
+	stdout, stderr := runBench(t, "-duration", "200ms", "-concurrency", "1,2", "-insert-rows", "50", "-cross-process=false")
 
 	for _, want := range []string{
 		"running a) direct pgx, 1 clients, 200ms ...",
@@ -106,7 +107,7 @@ func TestRunWholeBench(t *testing.T) {
 
 func TestRunJSONSummary(t *testing.T) {
 	requireDatabase(t)
-	stdout, stderr := runBench(t, "-duration", "100ms", "-concurrency", "1", "-skip-insert", "-json")
+	stdout, stderr := runBench(t, "-duration", "100ms", "-concurrency", "1", "-skip-insert", "-json", "-cross-process=false")
 
 	var got summary
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
