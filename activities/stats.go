@@ -6,15 +6,15 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
-	"github.com/athena-gateway/athena/telemetry"
 )
 
 // ApplyStatsInput is one statistics flush: its id (unique per gateway
 // process and flush, stable across retries) and the counters.
 type ApplyStatsInput struct {
-	FlushID string               `json:"flush_id"`
-	Delta   telemetry.StatsDelta `json:"delta"`
+	FlushID string             `json:"flush_id"`
+	Delta   gateway.StatsDelta `json:"delta"`
 }
 
 // ApplyStatsResult tells whether this attempt applied the flush (false: the

@@ -9,9 +9,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/registry/registrytest"
-	"github.com/athena-gateway/athena/telemetry"
 )
 
 func TestApplyStatsIsExactlyOnce(t *testing.T) {
@@ -20,9 +20,9 @@ func TestApplyStatsIsExactlyOnce(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
-	in := ApplyStatsInput{FlushID: "proc/1", Delta: telemetry.StatsDelta{
-		Clients: []telemetry.ClientStatsDelta{{Client: "shop", Total: 5, Successful: 4, Failed: 1, Cached: 2, LastRequestAt: time.Now().UTC()}},
-		Tables:  []telemetry.TableStatsDelta{{Client: "shop", Table: "users", Operation: "fetch", Total: 5, Successful: 4, Failed: 1}},
+	in := ApplyStatsInput{FlushID: "proc/1", Delta: gateway.StatsDelta{
+		Clients: []gateway.ClientStatsDelta{{Client: "shop", StatsCounts: gateway.StatsCounts{Total: 5, Successful: 4, Failed: 1, Cached: 2, LastRequestAt: time.Now().UTC()}}},
+		Tables:  []gateway.TableStatsDelta{{Client: "shop", Table: "users", Operation: "fetch", StatsCounts: gateway.StatsCounts{Total: 5, Successful: 4, Failed: 1}}},
 	}}
 	for i, want := range []bool{true, false} { // the second call is the retry of an attempt that committed
 		v, err := env.ExecuteActivity(a.ApplyStats, in)

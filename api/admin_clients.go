@@ -17,7 +17,7 @@ import (
 type clientAdmin interface {
 	ListClients(ctx context.Context) ([]registry.ClientView, error)
 	CreateClient(ctx context.Context, in registry.ClientInput) (registry.ClientView, error)
-	PatchClient(ctx context.Context, name string, ch registry.ClientChange) (registry.ClientView, error)
+	PatchClient(ctx context.Context, name string, p gateway.ClientPatch) (registry.ClientView, error)
 	DeleteClient(ctx context.Context, name string) error
 	FreezeClient(ctx context.Context, name string, frozen bool) (registry.ClientView, error)
 	ListRoutes(ctx context.Context) ([]postgres.Route, error)
@@ -103,7 +103,7 @@ func (s *Server) adminPatchClient(c *gin.Context) {
 		writeError(c, s.log, op, gateway.Errorf(gateway.CodeInvalidClient, "a client cannot be renamed; delete it and create the new name"))
 		return
 	}
-	ch := registry.ClientChange{URI: b.URI, URIEnvVar: b.URIEnvVar, Active: b.Active, Frozen: b.Frozen, Metadata: nullToNil(b.Metadata)}
+	ch := gateway.ClientPatch{URI: b.URI, URIEnvVar: b.URIEnvVar, Active: b.Active, Frozen: b.Frozen, Metadata: nullToNil(b.Metadata)}
 	v, err := s.clients.PatchClient(c.Request.Context(), c.Param("name"), ch)
 	if err != nil {
 		writeError(c, s.log, op, err)

@@ -25,11 +25,11 @@ func TestAdminStatistics(t *testing.T) {
 	pool := h.reg.ControlPlane()
 	st := postgres.NewStatsStore(pool)
 	at := time.Date(2026, 4, 5, 6, 7, 8, 0, time.UTC)
-	if _, err := st.Apply(ctx, "p/1", postgres.StatsDelta{
-		Clients: []postgres.ClientStatsDelta{{Client: "test", Total: 10, Successful: 8, Failed: 2, Cached: 4, LastRequestAt: at}},
-		Tables: []postgres.TableStatsDelta{
-			{Client: "test", Table: "users", Operation: "fetch", Total: 7, Successful: 6, Failed: 1, Cached: 4, LastRequestAt: at},
-			{Client: "test", Table: "users", Operation: "insert", Total: 3, Successful: 2, Failed: 1, LastRequestAt: at},
+	if _, err := st.Apply(ctx, "p/1", gateway.StatsDelta{
+		Clients: []gateway.ClientStatsDelta{{Client: "test", StatsCounts: gateway.StatsCounts{Total: 10, Successful: 8, Failed: 2, Cached: 4, LastRequestAt: at}}},
+		Tables: []gateway.TableStatsDelta{
+			{Client: "test", Table: "users", Operation: "fetch", StatsCounts: gateway.StatsCounts{Total: 7, Successful: 6, Failed: 1, Cached: 4, LastRequestAt: at}},
+			{Client: "test", Table: "users", Operation: "insert", StatsCounts: gateway.StatsCounts{Total: 3, Successful: 2, Failed: 1, LastRequestAt: at}},
 		},
 	}); err != nil {
 		t.Fatal(err)

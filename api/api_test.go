@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,17 +21,14 @@ import (
 
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/internal/testenv"
+	"github.com/athena-gateway/athena/postgres/postgrestest"
 	"github.com/athena-gateway/athena/registry"
 )
 
 // testDatabaseURL is the PostgreSQL the tests run against (`make test`
-// makes sure it is up).
-func testDatabaseURL() string {
-	if u := os.Getenv("ATHENA_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+// makes sure it is up); the one definition is postgrestest.URL.
+var testDatabaseURL = postgrestest.URL
 
 const fixtureSQL = `
 CREATE TABLE users (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL, name text, age int, created_at timestamptz NOT NULL DEFAULT now());
@@ -70,7 +66,7 @@ func newHarness(t testing.TB) *harness {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, testDatabaseURL())
 	if err != nil {
-		t.Fatalf("connect to test database (run `make test`, which starts PostgreSQL): %v", err)
+		testenv.Unavailable(t, "PostgreSQL (run `make test`, which starts it)", err)
 	}
 	defer conn.Close(ctx)
 	var b [6]byte

@@ -26,6 +26,7 @@ import (
 	"github.com/athena-gateway/athena/cache"
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/internal/testenv"
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/registry"
 )
@@ -504,7 +505,7 @@ func startRedis(t *testing.T, port int) *redisServer {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if _, serr := os.Stat("/usr/bin/redis-server"); serr != nil {
-			t.Skip("redis-server is not installed; this test kills and restarts its own Redis")
+			testenv.Unavailable(t, "redis-server", fmt.Errorf("not installed; this test kills and restarts its own Redis: %w", err))
 		}
 		bin = "/usr/bin/redis-server"
 	}

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/registry"
 	"github.com/athena-gateway/athena/telemetry"
 	"github.com/athena-gateway/athena/workflows"
@@ -57,7 +58,7 @@ func newStats(lc fx.Lifecycle, reg *registry.Registry, tc client.Client, cfg con
 		Interval: cfg.Telemetry.StatsInterval,
 		MaxKeys:  cfg.Telemetry.StatsMaxKeys,
 		Log:      log.With("component", "stats"),
-		Flush: func(ctx context.Context, id string, d telemetry.StatsDelta) error {
+		Flush: func(ctx context.Context, id string, d gateway.StatsDelta) error {
 			_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 				ID:        workflows.StatsFlushID(id),
 				TaskQueue: workflows.TaskQueueStats,

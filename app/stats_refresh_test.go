@@ -16,6 +16,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/orchestration"
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/postgres/postgrestest"
@@ -85,9 +86,9 @@ func TestStatsRefreshThroughTheGateway(t *testing.T) {
 	}
 	// Statistics that disagree with the logs, as after lost flushes.
 	at := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
-	if _, err := postgres.NewStatsStore(pool).Apply(ctx, "wrong/1", postgres.StatsDelta{
-		Clients: []postgres.ClientStatsDelta{{Client: "shop", Total: 1000, Successful: 1000, LastRequestAt: at}, {Client: "ghost", Total: 9, Failed: 9, LastRequestAt: at}},
-		Tables:  []postgres.TableStatsDelta{{Client: "ghost", Table: "t", Operation: "fetch", Total: 9, Failed: 9, LastRequestAt: at}},
+	if _, err := postgres.NewStatsStore(pool).Apply(ctx, "wrong/1", gateway.StatsDelta{
+		Clients: []gateway.ClientStatsDelta{{Client: "shop", StatsCounts: gateway.StatsCounts{Total: 1000, Successful: 1000, LastRequestAt: at}}, {Client: "ghost", StatsCounts: gateway.StatsCounts{Total: 9, Failed: 9, LastRequestAt: at}}},
+		Tables:  []gateway.TableStatsDelta{{Client: "ghost", Table: "t", Operation: "fetch", StatsCounts: gateway.StatsCounts{Total: 9, Failed: 9, LastRequestAt: at}}},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,9 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 )
 
 // Code is a machine-readable error code, stable on the wire (spec §1.4).
@@ -51,8 +53,10 @@ const (
 	CodeInternal             Code = "internal_error"
 )
 
-// statusByCode is the one map from code to HTTP status.
-var statusByCode = map[Code]int{
+// catalogue is the closed set of codes with their HTTP status: the one map
+// from code to status. Every Code constant has an entry (TestCatalogue
+// walks the constants and this map), and only CodeInternal is a 500.
+var catalogue = map[Code]int{
 	CodeMissingClientHeader:       http.StatusBadRequest,
 	CodeInvalidClient:             http.StatusBadRequest,
 	CodeClientFrozen:              http.StatusServiceUnavailable,
@@ -68,29 +72,37 @@ var statusByCode = map[Code]int{
 	CodeInvalidRPCPayload:         http.StatusBadRequest,
 	CodeInvalidTransactionPayload: http.StatusBadRequest,
 	CodeIdempotencyConflict:       http.StatusConflict,
-	CodeEmptyQuery:                http.StatusBadRequest,
-	CodeUnknownTable:              http.StatusNotFound,
-	CodeUnknownColumn:             http.StatusBadRequest,
-	CodeUnknownFunction:           http.StatusNotFound,
-	CodeUniqueViolation:           http.StatusConflict,
-	CodeForeignKeyViolation:       http.StatusConflict,
-	CodeConstraintViolation:       http.StatusConflict,
-	CodeInvalidValue:              http.StatusBadRequest,
-	CodeUnauthorized:              http.StatusUnauthorized,
-	CodeForbidden:                 http.StatusForbidden,
-	CodeNotFound:                  http.StatusNotFound,
-	CodePayloadTooLarge:           http.StatusRequestEntityTooLarge,
-	CodeRateLimited:               http.StatusTooManyRequests,
-	CodeBackendUnavailable:        http.StatusServiceUnavailable,
-	CodePoolExhausted:             http.StatusServiceUnavailable,
-	CodeStatementTimeout:          http.StatusGatewayTimeout,
-	CodeDeferredUnavailable:       http.StatusServiceUnavailable,
-	CodeInternal:                  http.StatusInternalServerError,
+	// Retryable (spec §1.4): the answer carries Retry-After.
+	CodeSerializationFailure: http.StatusServiceUnavailable,
+	CodeEmptyQuery:           http.StatusBadRequest,
+	CodeUnknownTable:         http.StatusNotFound,
+	CodeUnknownColumn:        http.StatusBadRequest,
+	CodeUnknownFunction:      http.StatusNotFound,
+	CodeUniqueViolation:      http.StatusConflict,
+	CodeForeignKeyViolation:  http.StatusConflict,
+	CodeConstraintViolation:  http.StatusConflict,
+	CodeInvalidValue:         http.StatusBadRequest,
+	CodeUnauthorized:         http.StatusUnauthorized,
+	CodeForbidden:            http.StatusForbidden,
+	CodeNotFound:             http.StatusNotFound,
+	CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	CodeRateLimited:          http.StatusTooManyRequests,
+	CodeBackendUnavailable:   http.StatusServiceUnavailable,
+	CodePoolExhausted:        http.StatusServiceUnavailable,
+	CodeStatementTimeout:     http.StatusGatewayTimeout,
+	CodeDeferredUnavailable:  http.StatusServiceUnavailable,
+	CodeInternal:             http.StatusInternalServerError,
 }
 
-// Status returns the HTTP status for code; unknown codes are 500.
+// Codes returns every code of the catalogue, sorted.
+func Codes() []Code {
+	return slices.Sorted(maps.Keys(catalogue))
+}
+
+// Status returns the HTTP status for code. A code outside the catalogue (a
+// string that never was one of the constants) is a 500.
 func (c Code) Status() int {
-	if s, ok := statusByCode[c]; ok {
+	if s, ok := catalogue[c]; ok {
 		return s
 	}
 	return http.StatusInternalServerError
@@ -106,6 +118,9 @@ type Error struct {
 	Detail     string
 	Details    map[string]any
 	RetryAfter int // seconds; set for 429/503 answers
+	// Cause is the error this one was made from (a *pgconn.PgError, a
+	// network error), kept for errors.Is/As and logs; never sent to clients.
+	Cause error
 }
 
 func (e *Error) Error() string {
@@ -115,27 +130,40 @@ func (e *Error) Error() string {
 	return e.Message
 }
 
+// Unwrap returns the cause, so errors.Is and errors.As see through e.
+func (e *Error) Unwrap() error { return e.Cause }
+
 // Errorf builds an Error whose message and detail are the formatted text.
 func Errorf(code Code, format string, args ...any) *Error {
 	msg := fmt.Sprintf(format, args...)
 	return &Error{Code: code, Message: msg, Detail: msg}
 }
 
-// WithDetail returns e with detail set (e is modified and returned for chaining).
+// WithDetail returns a copy of e with Details[key] set; e itself is not
+// modified, so a shared error value (a package-level sentinel, an error
+// cached for many requests) never collects another caller's details.
 func (e *Error) WithDetail(key string, value any) *Error {
-	if e.Details == nil {
-		e.Details = map[string]any{}
-	}
-	e.Details[key] = value
-	return e
+	out := *e
+	out.Details = make(map[string]any, len(e.Details)+1)
+	maps.Copy(out.Details, e.Details)
+	out.Details[key] = value
+	return &out
+}
+
+// WithCause returns a copy of e that wraps cause.
+func (e *Error) WithCause(cause error) *Error {
+	out := *e
+	out.Cause = cause
+	return &out
 }
 
 // AsError unwraps err into an *Error. Anything that is not one becomes an
-// internal error whose text is not exposed to clients.
+// internal error whose text is not exposed to clients but is kept as its
+// Cause.
 func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Code: CodeInternal, Message: "internal error", Detail: "an unexpected error occurred"}
+	return &Error{Code: CodeInternal, Message: "internal error", Detail: "an unexpected error occurred", Cause: err}
 }

@@ -56,18 +56,6 @@ type NewClient struct {
 	Metadata  json.RawMessage // nil: {}
 }
 
-// ClientPatch changes the fields that are set. Setting URI clears URIEnvVar
-// and the other way round. Activating a client also clears its failure
-// count and disabled reason, which is how an auto-disabled client is
-// brought back.
-type ClientPatch struct {
-	URI       *string
-	URIEnvVar *string
-	Active    *bool
-	Frozen    *bool
-	Metadata  json.RawMessage // nil: unchanged
-}
-
 // ClientStore reads and writes athena_clients on the logging database.
 type ClientStore struct {
 	pool *pgxpool.Pool
@@ -161,7 +149,7 @@ func errConfigClient(name, what string) error {
 
 // Patch applies p to a live client. The URI of a config-sourced client
 // belongs to the file: changing it is 409.
-func (s *ClientStore) Patch(ctx context.Context, name string, p ClientPatch) (ClientRow, error) {
+func (s *ClientStore) Patch(ctx context.Context, name string, p gateway.ClientPatch) (ClientRow, error) {
 	var out ClientRow
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var source string
@@ -202,7 +190,7 @@ func (s *ClientStore) Patch(ctx context.Context, name string, p ClientPatch) (Cl
 // SetFrozen freezes or thaws a live client (config-sourced ones too: the
 // flag lives in the database).
 func (s *ClientStore) SetFrozen(ctx context.Context, name string, frozen bool) (ClientRow, error) {
-	return s.Patch(ctx, name, ClientPatch{Frozen: &frozen})
+	return s.Patch(ctx, name, gateway.ClientPatch{Frozen: &frozen})
 }
 
 // SoftDelete marks a database-sourced client deleted; its name can then be

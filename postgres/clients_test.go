@@ -35,12 +35,12 @@ func TestClientStoreCRUD(t *testing.T) {
 	wantCode(t, err, gateway.CodeUniqueViolation)
 
 	env := "SHOP_URL"
-	c, err = s.Patch(ctx, "shop", ClientPatch{URIEnvVar: &env})
+	c, err = s.Patch(ctx, "shop", gateway.ClientPatch{URIEnvVar: &env})
 	if err != nil || c.URI != "" || c.URIEnvVar != env {
 		t.Fatalf("patch env var: got %+v, %v", c, err)
 	}
 	uri := "postgres://u@h/shop2"
-	c, err = s.Patch(ctx, "shop", ClientPatch{URI: &uri})
+	c, err = s.Patch(ctx, "shop", gateway.ClientPatch{URI: &uri})
 	if err != nil || c.URI != uri || c.URIEnvVar != "" {
 		t.Fatalf("patch uri: got %+v, %v", c, err)
 	}
@@ -48,7 +48,7 @@ func TestClientStoreCRUD(t *testing.T) {
 	if err != nil || !c.Frozen {
 		t.Fatalf("freeze: got %+v, %v", c, err)
 	}
-	_, err = s.Patch(ctx, "nope", ClientPatch{Frozen: &c.Frozen})
+	_, err = s.Patch(ctx, "nope", gateway.ClientPatch{Frozen: &c.Frozen})
 	wantCode(t, err, gateway.CodeNotFound)
 
 	if err := s.SoftDelete(ctx, "shop", false); err != nil {
@@ -90,7 +90,7 @@ func TestClientStoreSyncConfigPrecedence(t *testing.T) {
 	}
 	// The file owns a config client's URI and its existence.
 	uri := "postgres://x@h/y"
-	_, err := s.Patch(ctx, "filed", ClientPatch{URI: &uri})
+	_, err := s.Patch(ctx, "filed", gateway.ClientPatch{URI: &uri})
 	wantCode(t, err, gateway.CodeConstraintViolation)
 	wantCode(t, s.SoftDelete(ctx, "filed", false), gateway.CodeConstraintViolation)
 	if c, err := s.SetFrozen(ctx, "filed", true); err != nil || !c.Frozen {
@@ -131,7 +131,7 @@ func TestClientStoreLoadFailures(t *testing.T) {
 	}
 	// Re-activating clears the count and the reason.
 	on := true
-	flaky, err := s.Patch(ctx, "flaky", ClientPatch{Active: &on})
+	flaky, err := s.Patch(ctx, "flaky", gateway.ClientPatch{Active: &on})
 	if err != nil || !flaky.Active || flaky.LoadFailures != 0 || flaky.DisabledReason != "" {
 		t.Errorf("re-activate: got %+v, %v", flaky, err)
 	}

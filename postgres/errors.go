@@ -17,6 +17,9 @@ import (
 const (
 	retryBackendDown   = 5
 	retryPoolExhausted = 1
+	// A serialization failure or deadlock lost a race that a retry
+	// usually wins at once (spec §1.4: 503 with Retry-After).
+	retrySerialization = 1
 )
 
 // errPoolExhausted marks an acquire that ran out of AcquireTimeout while the
@@ -27,8 +30,9 @@ var errPoolExhausted = errors.New("connection pool exhausted")
 // It is the one place PostgreSQL errors become domain codes: Detail always
 // keeps PostgreSQL's own message (SDKs parse it) and Details carries the
 // SQLSTATE plus constraint, table, column, schema, detail and hint when the
-// server sent them. An error that already is a *gateway.Error passes through
-// unchanged; nil maps to nil.
+// server sent them. The mapped error keeps err as its Cause (errors.Is/As
+// and logs see it; clients never do). An error that already is a
+// *gateway.Error passes through unchanged; nil maps to nil.
 func MapError(err error) *gateway.Error {
 	if err == nil {
 		return nil
@@ -39,7 +43,7 @@ func MapError(err error) *gateway.Error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return mapPgError(pgErr)
+		return mapPgError(pgErr).WithCause(err)
 	}
 	if errors.Is(err, errPoolExhausted) {
 		return &gateway.Error{
@@ -47,6 +51,7 @@ func MapError(err error) *gateway.Error {
 			Message:    "database connection pool exhausted",
 			Detail:     "no database connection became free in time; retry shortly",
 			RetryAfter: retryPoolExhausted,
+			Cause:      err,
 		}
 	}
 	if errors.Is(err, puddle.ErrClosedPool) {
@@ -57,6 +62,7 @@ func MapError(err error) *gateway.Error {
 			Message:    "database unavailable",
 			Detail:     "the client's connection pool was replaced; retry",
 			RetryAfter: 1,
+			Cause:      err,
 		}
 	}
 	if errors.Is(err, context.Canceled) {
@@ -70,6 +76,7 @@ func MapError(err error) *gateway.Error {
 			Message:    "database unavailable",
 			Detail:     "the database could not be reached",
 			RetryAfter: retryBackendDown,
+			Cause:      err,
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -77,6 +84,7 @@ func MapError(err error) *gateway.Error {
 			Code:    gateway.CodeStatementTimeout,
 			Message: "statement timeout",
 			Detail:  "the operation did not finish before its deadline",
+			Cause:   err,
 		}
 	}
 	return gateway.AsError(err)
@@ -100,11 +108,11 @@ func isBackendDown(err error) bool {
 	return strings.Contains(err.Error(), "connection refused")
 }
 
-// mapPgError classifies one server error by SQLSTATE.
+// mapPgError classifies one server error by SQLSTATE; MapError sets the
+// cause.
 func mapPgError(e *pgconn.PgError) *gateway.Error {
 	code, summary := classify(e)
-	out := &gateway.Error{Code: code, Message: summary, Detail: e.Message}
-	out.WithDetail("sqlstate", e.Code)
+	out := &gateway.Error{Code: code, Message: summary, Detail: e.Message, Details: map[string]any{"sqlstate": e.Code}}
 	for _, kv := range [...]struct{ key, val string }{
 		{"constraint", e.ConstraintName},
 		{"table", e.TableName},
@@ -114,11 +122,14 @@ func mapPgError(e *pgconn.PgError) *gateway.Error {
 		{"hint", e.Hint},
 	} {
 		if kv.val != "" {
-			out.WithDetail(kv.key, kv.val)
+			out.Details[kv.key] = kv.val
 		}
 	}
-	if code == gateway.CodeBackendUnavailable {
+	switch code {
+	case gateway.CodeBackendUnavailable:
 		out.RetryAfter = retryBackendDown
+	case gateway.CodeSerializationFailure:
+		out.RetryAfter = retrySerialization
 	}
 	return out
 }
@@ -190,9 +201,9 @@ func unknownColumnError(table, column string) *gateway.Error {
 		Message: "unknown column",
 		Detail:  `column "` + column + `" does not exist`,
 	}
-	e.WithDetail("sqlstate", "42703").WithDetail("column", column)
+	e = e.WithDetail("sqlstate", "42703").WithDetail("column", column)
 	if table != "" {
-		e.WithDetail("table", table)
+		e = e.WithDetail("table", table)
 	}
 	return e
 }

@@ -6,22 +6,19 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/internal/testenv"
+	"github.com/athena-gateway/athena/postgres/postgrestest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// testURL is the database tests run against.
-func testURL() string {
-	if u := os.Getenv("ATHENA_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+// testURL is the database tests run against (the one definition, in
+// postgrestest).
+var testURL = postgrestest.URL
 
 // testEnv is one test's private schema and a DB whose connections default
 // to it.
@@ -42,7 +39,7 @@ func testDB(t testing.TB, opts ...Options) *testEnv {
 
 	admin, err := pgx.Connect(ctx, testURL())
 	if err != nil {
-		t.Skipf("PostgreSQL not reachable: %v", err)
+		testenv.Unavailable(t, "PostgreSQL", err)
 	}
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		t.Fatalf("create schema: %v", err)

@@ -4,48 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/athena-gateway/athena/gateway"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// ClientStatsDelta is what one gateway process counted for one client since
-// its last flush.
-type ClientStatsDelta struct {
-	Client        string    `json:"client"`
-	Total         int64     `json:"total"`
-	Successful    int64     `json:"successful"`
-	Failed        int64     `json:"failed"`
-	Cached        int64     `json:"cached"`
-	LastRequestAt time.Time `json:"last_request_at"`
-}
-
-// TableStatsDelta is what one gateway process counted for one (client,
-// table, operation) since its last flush.
-type TableStatsDelta struct {
-	Client        string    `json:"client"`
-	Table         string    `json:"table"`
-	Operation     string    `json:"operation"`
-	Total         int64     `json:"total"`
-	Successful    int64     `json:"successful"`
-	Failed        int64     `json:"failed"`
-	Cached        int64     `json:"cached"`
-	LastRequestAt time.Time `json:"last_request_at"`
-}
-
-// StatsDelta is one flush of counters: counts only, never rows, so it is a
-// few hundred bytes in workflow history.
-type StatsDelta struct {
-	Clients []ClientStatsDelta `json:"clients,omitempty"`
-	Tables  []TableStatsDelta  `json:"tables,omitempty"`
-}
-
-// Empty reports whether d counts nothing.
-func (d StatsDelta) Empty() bool { return len(d.Clients) == 0 && len(d.Tables) == 0 }
 
 // DefaultStatsFlushRetention is how long applied flush ids are remembered.
 // A retry of a flush older than this would count twice; Temporal gives up
@@ -119,11 +85,11 @@ func NewStatsStore(pool *pgxpool.Pool) *StatsStore {
 // it changes nothing and returns applied=false: a retried activity never
 // counts twice. Two concurrent Apply calls with one flush id serialise on
 // the stats_flushes primary key.
-func (s *StatsStore) Apply(ctx context.Context, flushID string, d StatsDelta) (applied bool, err error) {
+func (s *StatsStore) Apply(ctx context.Context, flushID string, d gateway.StatsDelta) (applied bool, err error) {
 	if flushID == "" {
 		return false, errors.New("stats: empty flush id")
 	}
-	d = mergeDelta(d)
+	d = d.Merged() // one row per key, locked in key order
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("stats: %w", err)
@@ -204,59 +170,6 @@ func timeOrNil(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
-}
-
-// mergeDelta sums repeated keys (one INSERT … ON CONFLICT cannot touch a
-// row twice) and sorts by key, so concurrent flushes lock rows in the same
-// order and cannot deadlock.
-func mergeDelta(d StatsDelta) StatsDelta {
-	var out StatsDelta
-	ci := map[string]int{}
-	for _, c := range d.Clients {
-		if i, ok := ci[c.Client]; ok {
-			o := &out.Clients[i]
-			o.Total += c.Total
-			o.Successful += c.Successful
-			o.Failed += c.Failed
-			o.Cached += c.Cached
-			if c.LastRequestAt.After(o.LastRequestAt) {
-				o.LastRequestAt = c.LastRequestAt
-			}
-			continue
-		}
-		ci[c.Client] = len(out.Clients)
-		out.Clients = append(out.Clients, c)
-	}
-	type key struct{ c, t, o string }
-	ti := map[key]int{}
-	for _, t := range d.Tables {
-		k := key{t.Client, t.Table, t.Operation}
-		if i, ok := ti[k]; ok {
-			o := &out.Tables[i]
-			o.Total += t.Total
-			o.Successful += t.Successful
-			o.Failed += t.Failed
-			o.Cached += t.Cached
-			if t.LastRequestAt.After(o.LastRequestAt) {
-				o.LastRequestAt = t.LastRequestAt
-			}
-			continue
-		}
-		ti[k] = len(out.Tables)
-		out.Tables = append(out.Tables, t)
-	}
-	sort.Slice(out.Clients, func(i, j int) bool { return out.Clients[i].Client < out.Clients[j].Client })
-	sort.Slice(out.Tables, func(i, j int) bool {
-		a, b := out.Tables[i], out.Tables[j]
-		if a.Client != b.Client {
-			return a.Client < b.Client
-		}
-		if a.Table != b.Table {
-			return a.Table < b.Table
-		}
-		return a.Operation < b.Operation
-	})
-	return out
 }
 
 const clientStatsColumns = `client_name, total_requests, successful_requests, failed_requests, cached_requests, last_request_at, updated_at`

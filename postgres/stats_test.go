@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/athena-gateway/athena/gateway"
 )
 
 func statsStore(t *testing.T) (*testEnv, *StatsStore) {
@@ -19,12 +21,12 @@ func TestStatsApplyExactlyOnce(t *testing.T) {
 	ctx := context.Background()
 	_, s := statsStore(t)
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	d := StatsDelta{
-		Clients: []ClientStatsDelta{
-			{Client: "shop", Total: 3, Successful: 2, Failed: 1, Cached: 1, LastRequestAt: at},
-			{Client: "shop", Total: 1, Successful: 1, LastRequestAt: at.Add(-time.Hour)}, // repeated key: summed
+	d := gateway.StatsDelta{
+		Clients: []gateway.ClientStatsDelta{
+			{Client: "shop", StatsCounts: gateway.StatsCounts{Total: 3, Successful: 2, Failed: 1, Cached: 1, LastRequestAt: at}},
+			{Client: "shop", StatsCounts: gateway.StatsCounts{Total: 1, Successful: 1, LastRequestAt: at.Add(-time.Hour)}}, // repeated key: summed
 		},
-		Tables: []TableStatsDelta{{Client: "shop", Table: "users", Operation: "fetch", Total: 4, Successful: 3, Failed: 1, Cached: 1, LastRequestAt: at}},
+		Tables: []gateway.TableStatsDelta{{Client: "shop", Table: "users", Operation: "fetch", StatsCounts: gateway.StatsCounts{Total: 4, Successful: 3, Failed: 1, Cached: 1, LastRequestAt: at}}},
 	}
 	for i, want := range []bool{true, false} { // the retry is a no-op
 		applied, err := s.Apply(ctx, "p/1", d)
@@ -32,7 +34,7 @@ func TestStatsApplyExactlyOnce(t *testing.T) {
 			t.Fatalf("apply %d: applied %v, %v; want %v", i, applied, err, want)
 		}
 	}
-	if applied, err := s.Apply(ctx, "p/2", StatsDelta{Clients: []ClientStatsDelta{{Client: "shop", Total: 1, Failed: 1}}}); err != nil || !applied {
+	if applied, err := s.Apply(ctx, "p/2", gateway.StatsDelta{Clients: []gateway.ClientStatsDelta{{Client: "shop", StatsCounts: gateway.StatsCounts{Total: 1, Failed: 1}}}}); err != nil || !applied {
 		t.Fatalf("second flush: %v %v", applied, err)
 	}
 	list, err := s.ListClients(ctx)
@@ -71,7 +73,7 @@ func TestStatsDrilldownAndRebuild(t *testing.T) {
 	if err != nil || len(rows) != 1 || rows[0].StatusCode != 500 {
 		t.Fatalf("drilldown errors: %+v %v", rows, err)
 	}
-	if _, err := s.Apply(ctx, "x/1", StatsDelta{Clients: []ClientStatsDelta{{Client: "stale", Total: 9}}}); err != nil {
+	if _, err := s.Apply(ctx, "x/1", gateway.StatsDelta{Clients: []gateway.ClientStatsDelta{{Client: "stale", StatsCounts: gateway.StatsCounts{Total: 9}}}}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Rebuild(ctx)

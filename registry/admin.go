@@ -123,44 +123,36 @@ func (r *Registry) CreateClient(ctx context.Context, in ClientInput) (ClientView
 	return r.viewAfterWrite(ctx, in.Name)
 }
 
-// ClientChange is a partial update through the admin API.
-type ClientChange struct {
-	URI       *string
-	URIEnvVar *string
-	Active    *bool
-	Frozen    *bool
-	Metadata  json.RawMessage
-}
-
 // PatchClient changes a client. A config-sourced client's URI belongs to
 // the file (409); its flags and metadata may change.
-func (r *Registry) PatchClient(ctx context.Context, name string, ch ClientChange) (ClientView, error) {
+func (r *Registry) PatchClient(ctx context.Context, name string, p gateway.ClientPatch) (ClientView, error) {
 	if r.store == nil {
 		return ClientView{}, errNoControlPlane
 	}
 	if r.Reserved(name) {
 		return ClientView{}, errReserved(name)
 	}
-	p := postgres.ClientPatch{Active: ch.Active, Frozen: ch.Frozen, Metadata: ch.Metadata}
-	if ch.URI != nil || ch.URIEnvVar != nil {
+	if p.URI != nil || p.URIEnvVar != nil {
 		uri, env := "", ""
-		if ch.URI != nil {
-			uri = *ch.URI
+		if p.URI != nil {
+			uri = *p.URI
 		}
-		if ch.URIEnvVar != nil {
-			env = *ch.URIEnvVar
+		if p.URIEnvVar != nil {
+			env = *p.URIEnvVar
 		}
 		uri, env, err := checkTarget(&uri, &env, true)
 		if err != nil {
 			return ClientView{}, err
 		}
+		// Exactly one of them is written; the store clears the other.
+		p.URI, p.URIEnvVar = nil, nil
 		if uri != "" {
 			p.URI = &uri
 		} else {
 			p.URIEnvVar = &env
 		}
 	}
-	if err := checkMetadata(ch.Metadata); err != nil {
+	if err := checkMetadata(p.Metadata); err != nil {
 		return ClientView{}, err
 	}
 	if _, err := r.store.Patch(ctx, name, p); err != nil {
@@ -171,7 +163,7 @@ func (r *Registry) PatchClient(ctx context.Context, name string, ch ClientChange
 
 // FreezeClient freezes (503 client_frozen) or thaws a client.
 func (r *Registry) FreezeClient(ctx context.Context, name string, frozen bool) (ClientView, error) {
-	return r.PatchClient(ctx, name, ClientChange{Frozen: &frozen})
+	return r.PatchClient(ctx, name, gateway.ClientPatch{Frozen: &frozen})
 }
 
 // DeleteClient soft-deletes a database-sourced client. A client this

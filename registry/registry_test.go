@@ -204,7 +204,7 @@ func TestChangesReachOtherProcesses(t *testing.T) {
 		t.Errorf("frozen: got %v, want 503 with Retry-After", err)
 	}
 	off := false
-	if _, err := r1.PatchClient(ctx, "late", ClientChange{Active: &off, Frozen: &off}); err != nil {
+	if _, err := r1.PatchClient(ctx, "late", gateway.ClientPatch{Active: &off, Frozen: &off}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "inactive on r2", func() bool { _, err := r2.Lookup("late"); return code(err) == gateway.CodeClientInactive })
@@ -212,7 +212,7 @@ func TestChangesReachOtherProcesses(t *testing.T) {
 	// A URI change retires the old pool (closed once idle) and serves the new one.
 	on := true
 	uri := withParam(testURL(), "application_name=athena_moved")
-	if _, err := r1.PatchClient(ctx, "late", ClientChange{Active: &on, URI: &uri}); err != nil {
+	if _, err := r1.PatchClient(ctx, "late", gateway.ClientPatch{Active: &on, URI: &uri}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "new URI on r2", func() bool {

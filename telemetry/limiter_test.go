@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,13 +11,16 @@ import (
 )
 
 func TestLimiterBoundsConcurrency(t *testing.T) {
-	lim := NewLimiter(2)
+	const tasks, slots = 20, 2
+	lim := NewLimiter(slots)
 	var running, peak atomic.Int64
+	// Every task that gets a slot holds it until gate closes, so the test
+	// sees the moment the limiter is full and everyone else queued, with
+	// no timing involved.
+	entered, gate := make(chan struct{}, tasks), make(chan struct{})
 	var wg sync.WaitGroup
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range tasks {
+		wg.Go(func() {
 			err := lim.Do(context.Background(), func() error {
 				n := running.Add(1)
 				for {
@@ -25,17 +29,36 @@ func TestLimiterBoundsConcurrency(t *testing.T) {
 						break
 					}
 				}
-				time.Sleep(time.Millisecond) // hold the slot so others queue
+				entered <- struct{}{}
+				<-gate // hold the slot so others queue
 				running.Add(-1)
 				return nil
 			})
 			if err != nil {
 				t.Error(err)
 			}
-		}()
+		})
 	}
+	for range slots {
+		<-entered
+	}
+	// The other tasks each count a wait before they block on the full
+	// limiter; once all have, none can be running.
+	for lim.Waits() < tasks-slots {
+		if r := running.Load(); r > slots {
+			// A limiter that lets a third task in never counts the waits.
+			close(gate)
+			wg.Wait()
+			t.Fatalf("%d tasks running on %d slots", r, slots)
+		}
+		runtime.Gosched()
+	}
+	if r, f := running.Load(), lim.InFlight(); r != slots || f != slots {
+		t.Errorf("with %d tasks queued: %d running, %d in flight; want %d", tasks-slots, r, f, slots)
+	}
+	close(gate)
 	wg.Wait()
-	if p := peak.Load(); p > 2 || p < 1 {
+	if p := peak.Load(); p > slots || p < 1 {
 		t.Errorf("peak concurrency %d, want 1..2 with 2 slots", p)
 	}
 	if lim.InFlight() != 0 {

@@ -6,27 +6,12 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/athena-gateway/athena/postgres"
-)
-
-// The delta types are the store's (postgres applies them): one definition,
-// shared by the aggregator, the workflow input and the activity.
-type (
-	// ClientStatsDelta is what one gateway process counted for one client
-	// since its last flush.
-	ClientStatsDelta = postgres.ClientStatsDelta
-	// TableStatsDelta is what one gateway process counted for one (client,
-	// table, operation) since its last flush.
-	TableStatsDelta = postgres.TableStatsDelta
-	// StatsDelta is one flush of counters: counts only, never rows, so it
-	// is a few hundred bytes in workflow history.
-	StatsDelta = postgres.StatsDelta
+	"github.com/athena-gateway/athena/gateway"
 )
 
 // StatsFlushFunc sends one flush. flushID is "<instance>/<seq>": unique per
@@ -35,7 +20,7 @@ type (
 // workflow with ID workflows.StatsFlushID(flushID) and input
 // StatsFlushInput{FlushID: flushID, Delta: d}). It should return once the
 // flush is durably accepted, not wait for it to be applied.
-type StatsFlushFunc func(ctx context.Context, flushID string, d StatsDelta) error
+type StatsFlushFunc func(ctx context.Context, flushID string, d gateway.StatsDelta) error
 
 // Defaults of StatsOptions.
 const (
@@ -65,27 +50,12 @@ type StatsOptions struct {
 	Log *slog.Logger
 }
 
-type statsCounts struct {
-	total, ok, failed, cached int64
-	last                      time.Time
-}
-
-func (c *statsCounts) add(o statsCounts) {
-	c.total += o.total
-	c.ok += o.ok
-	c.failed += o.failed
-	c.cached += o.cached
-	if o.last.After(c.last) {
-		c.last = o.last
-	}
-}
-
 type statsTableKey struct{ client, table, op string }
 
 // statsBatch is a swapped-out set of counters with the id it is sent under.
 type statsBatch struct {
 	id    string
-	delta StatsDelta
+	delta gateway.StatsDelta
 	keys  int
 }
 
@@ -99,8 +69,8 @@ type Stats struct {
 	opts StatsOptions
 
 	mu      sync.Mutex
-	clients map[string]*statsCounts
-	tables  map[statsTableKey]*statsCounts
+	clients map[string]*gateway.StatsCounts
+	tables  map[statsTableKey]*gateway.StatsCounts
 	pending *statsBatch // a failed flush to retry; guarded by mu for its key count
 	seq     uint64
 
@@ -134,8 +104,8 @@ func NewStats(opts StatsOptions) *Stats {
 	}
 	s := &Stats{
 		opts:    opts,
-		clients: map[string]*statsCounts{},
-		tables:  map[statsTableKey]*statsCounts{},
+		clients: map[string]*gateway.StatsCounts{},
+		tables:  map[statsTableKey]*gateway.StatsCounts{},
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -161,15 +131,6 @@ func (s *Stats) Record(client, table, operation string, status int, cached bool,
 	if client == "" {
 		return
 	}
-	c := statsCounts{total: 1, last: at}
-	if status < 400 {
-		c.ok = 1
-	} else {
-		c.failed = 1
-	}
-	if cached {
-		c.cached = 1
-	}
 	withTable := table != "" || operation != ""
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -179,25 +140,25 @@ func (s *Stats) Record(client, table, operation string, status int, cached bool,
 			s.dropped.Add(1)
 			return
 		}
-		cc = &statsCounts{}
+		cc = &gateway.StatsCounts{}
 		s.clients[client] = cc
 	}
-	var tc *statsCounts
+	var tc *gateway.StatsCounts
 	if withTable {
 		k := statsTableKey{client, table, operation}
 		if tc, ok = s.tables[k]; !ok {
 			if s.keysLocked()+1 > s.opts.MaxKeys {
 				s.dropped.Add(1)
-				cc.add(c) // the client row is still right
+				cc.Record(status, cached, at) // the client row is still right
 				return
 			}
-			tc = &statsCounts{}
+			tc = &gateway.StatsCounts{}
 			s.tables[k] = tc
 		}
 	}
-	cc.add(c)
+	cc.Record(status, cached, at)
 	if tc != nil {
-		tc.add(c)
+		tc.Record(status, cached, at)
 	}
 }
 
@@ -218,7 +179,7 @@ func (s *Stats) FailedFlushes() int64 { return s.failed.Load() }
 
 // Pending returns a copy of the counters not yet flushed, including a
 // flush waiting to be retried, summed into one delta.
-func (s *Stats) Pending() StatsDelta {
+func (s *Stats) Pending() gateway.StatsDelta {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.deltaLocked()
@@ -274,8 +235,8 @@ func (s *Stats) FlushNow(ctx context.Context) error {
 	}
 	s.seq++
 	b := &statsBatch{id: s.opts.Instance + "/" + strconv.FormatUint(s.seq, 10), delta: s.deltaLocked(), keys: len(s.clients) + len(s.tables)}
-	s.clients = map[string]*statsCounts{}
-	s.tables = map[statsTableKey]*statsCounts{}
+	s.clients = map[string]*gateway.StatsCounts{}
+	s.tables = map[statsTableKey]*gateway.StatsCounts{}
 	s.pending = b // counted against MaxKeys until sent
 	s.mu.Unlock()
 	if err := s.send(ctx, b); err != nil {
@@ -299,26 +260,21 @@ func (s *Stats) send(ctx context.Context, b *statsBatch) error {
 }
 
 // deltaLocked copies the current counters, sorted by key.
-func (s *Stats) deltaLocked() StatsDelta {
-	var d StatsDelta
+func (s *Stats) deltaLocked() gateway.StatsDelta {
+	var d gateway.StatsDelta
 	for name, c := range s.clients {
-		d.Clients = append(d.Clients, ClientStatsDelta{Client: name, Total: c.total, Successful: c.ok, Failed: c.failed, Cached: c.cached, LastRequestAt: c.last.UTC()})
+		d.Clients = append(d.Clients, gateway.ClientStatsDelta{Client: name, StatsCounts: utc(*c)})
 	}
 	for k, c := range s.tables {
-		d.Tables = append(d.Tables, TableStatsDelta{Client: k.client, Table: k.table, Operation: k.op, Total: c.total, Successful: c.ok, Failed: c.failed, Cached: c.cached, LastRequestAt: c.last.UTC()})
+		d.Tables = append(d.Tables, gateway.TableStatsDelta{Client: k.client, Table: k.table, Operation: k.op, StatsCounts: utc(*c)})
 	}
-	sort.Slice(d.Clients, func(i, j int) bool { return d.Clients[i].Client < d.Clients[j].Client })
-	sort.Slice(d.Tables, func(i, j int) bool {
-		a, b := d.Tables[i], d.Tables[j]
-		if a.Client != b.Client {
-			return a.Client < b.Client
-		}
-		if a.Table != b.Table {
-			return a.Table < b.Table
-		}
-		return a.Operation < b.Operation
-	})
-	return d
+	return d.Merged() // keys are unique already: this only sorts
+}
+
+// utc returns c with its time in UTC, as flushes carry it.
+func utc(c gateway.StatsCounts) gateway.StatsCounts {
+	c.LastRequestAt = c.LastRequestAt.UTC()
+	return c
 }
 
 // Close stops the flusher and flushes once more (a pending failed flush,

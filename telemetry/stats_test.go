@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/athena-gateway/athena/gateway"
 )
 
 // collector is a StatsFlushFunc that keeps what it is sent and fails while
@@ -17,10 +19,10 @@ type collector struct {
 	mu   sync.Mutex
 	fail bool
 	ids  []string
-	got  []StatsDelta
+	got  []gateway.StatsDelta
 }
 
-func (c *collector) flush(_ context.Context, id string, d StatsDelta) error {
+func (c *collector) flush(_ context.Context, id string, d gateway.StatsDelta) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ids = append(c.ids, id)

@@ -7,18 +7,15 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/athena-gateway/athena/activities"
-	"github.com/athena-gateway/athena/telemetry"
+	"github.com/athena-gateway/athena/gateway"
 )
-
-// StatsDelta is the counters of one flush (counts only, a few hundred bytes).
-type StatsDelta = telemetry.StatsDelta
 
 // StatsFlushInput is the input of the StatsFlush workflow. FlushID is
 // "<gateway process>/<seq>", stable across retries of one flush; the
 // workflow ID is StatsFlushID(FlushID).
 type StatsFlushInput struct {
-	FlushID string     `json:"flush_id"`
-	Delta   StatsDelta `json:"delta"`
+	FlushID string             `json:"flush_id"`
+	Delta   gateway.StatsDelta `json:"delta"`
 }
 
 // StatsFlushResult is what StatsFlush returns.

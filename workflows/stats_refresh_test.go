@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/athena-gateway/athena/activities"
+	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/orchestration/orchestrationtest"
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/postgres/postgrestest"
@@ -131,9 +132,9 @@ func insertStatsLogs(t *testing.T, pool *pgxpool.Pool) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
-	if _, err := postgres.NewStatsStore(pool).Apply(ctx, "wrong/1", postgres.StatsDelta{
-		Clients: []postgres.ClientStatsDelta{{Client: "shop", Total: 1000, Successful: 1000, LastRequestAt: at}, {Client: "ghost", Total: 99, Failed: 99, LastRequestAt: at}},
-		Tables:  []postgres.TableStatsDelta{{Client: "ghost", Table: "t", Operation: "fetch", Total: 99, Failed: 99, LastRequestAt: at}},
+	if _, err := postgres.NewStatsStore(pool).Apply(ctx, "wrong/1", gateway.StatsDelta{
+		Clients: []gateway.ClientStatsDelta{{Client: "shop", StatsCounts: gateway.StatsCounts{Total: 1000, Successful: 1000, LastRequestAt: at}}, {Client: "ghost", StatsCounts: gateway.StatsCounts{Total: 99, Failed: 99, LastRequestAt: at}}},
+		Tables:  []gateway.TableStatsDelta{{Client: "ghost", Table: "t", Operation: "fetch", StatsCounts: gateway.StatsCounts{Total: 99, Failed: 99, LastRequestAt: at}}},
 	}); err != nil {
 		t.Fatal(err)
 	}

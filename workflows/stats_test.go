@@ -12,21 +12,21 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/athena-gateway/athena/activities"
+	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/orchestration/orchestrationtest"
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/registry/registrytest"
-	"github.com/athena-gateway/athena/telemetry"
 	"github.com/athena-gateway/athena/workflows"
 )
 
-func sampleDelta() telemetry.StatsDelta {
+func sampleDelta() gateway.StatsDelta {
 	at := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
-	return telemetry.StatsDelta{
-		Clients: []telemetry.ClientStatsDelta{
-			{Client: "shop", Total: 7, Successful: 5, Failed: 2, Cached: 3, LastRequestAt: at},
-			{Client: "blog", Total: 1, Successful: 1, LastRequestAt: at},
+	return gateway.StatsDelta{
+		Clients: []gateway.ClientStatsDelta{
+			{Client: "shop", StatsCounts: gateway.StatsCounts{Total: 7, Successful: 5, Failed: 2, Cached: 3, LastRequestAt: at}},
+			{Client: "blog", StatsCounts: gateway.StatsCounts{Total: 1, Successful: 1, LastRequestAt: at}},
 		},
-		Tables: []telemetry.TableStatsDelta{{Client: "shop", Table: "users", Operation: "fetch", Total: 7, Successful: 5, Failed: 2, Cached: 3, LastRequestAt: at}},
+		Tables: []gateway.TableStatsDelta{{Client: "shop", Table: "users", Operation: "fetch", StatsCounts: gateway.StatsCounts{Total: 7, Successful: 5, Failed: 2, Cached: 3, LastRequestAt: at}}},
 	}
 }
 

@@ -15,11 +15,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/athena-gateway/athena/api"
+	"github.com/athena-gateway/athena/internal/testenv"
 	"github.com/athena-gateway/athena/telemetry"
 )
 
-// requireDatabase skips the test when the benchmark database is unreachable;
-// anything else that goes wrong later is a failure.
+// requireDatabase skips the test when the benchmark database is unreachable
+// (fails it under CI=true, testenv.Unavailable); anything else that goes
+// wrong later is a failure.
 func requireDatabase(t *testing.T) {
 	t.Helper()
 	url := os.Getenv("ATHENA_BENCH_DATABASE_URL")
@@ -30,7 +32,7 @@ func requireDatabase(t *testing.T) {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		t.Skipf("database unreachable: %v", err)
+		testenv.Unavailable(t, "PostgreSQL", err)
 	}
 	_ = conn.Close(ctx)
 }

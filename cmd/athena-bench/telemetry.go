@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/telemetry"
 )
@@ -175,7 +176,7 @@ func setupTelemetry(ctx context.Context, keys *keyedAthena, engine func(telemetr
 	// pprof label engine=g) background.
 	pprof.Do(ctx, pprof.Labels("engine", string(scenarioTelOn)+" background"), func(context.Context) {
 		logs.Start()
-		stats = telemetry.NewStats(telemetry.StatsOptions{Log: log.With("component", "stats"), Flush: func(ctx context.Context, id string, d telemetry.StatsDelta) error {
+		stats = telemetry.NewStats(telemetry.StatsOptions{Log: log.With("component", "stats"), Flush: func(ctx context.Context, id string, d gateway.StatsDelta) error {
 			return lim.Do(ctx, func() error { return t.applyStats(ctx, id, d) })
 		}})
 	})
@@ -194,7 +195,7 @@ func setupTelemetry(ctx context.Context, keys *keyedAthena, engine func(telemetr
 // one flush every 5s; the workflow start (a gRPC call to Temporal, every
 // 5s) would add nothing the comparison is about, and no Temporal server
 // runs here. Apply in the process is, if anything, a heavier stand-in.
-func (t *telemetryAthena) applyStats(ctx context.Context, flushID string, d telemetry.StatsDelta) error {
+func (t *telemetryAthena) applyStats(ctx context.Context, flushID string, d gateway.StatsDelta) error {
 	applied, err := postgres.NewStatsStore(t.cp).Apply(ctx, flushID, d)
 	if err != nil {
 		return err

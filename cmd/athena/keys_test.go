@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -13,39 +11,21 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/athena-gateway/athena/auth"
+	"github.com/athena-gateway/athena/postgres/postgrestest"
 )
 
-func keysTestURL() string {
-	if u := os.Getenv("ATHENA_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
 // keysTestDB returns a database URL whose search_path is a fresh private
-// schema, dropped when the test ends.
+// schema (postgrestest.SchemaURL), dropped when the test ends, and a
+// connection to it that is closed then.
 func keysTestDB(t *testing.T) (string, *pgx.Conn) {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, keysTestURL())
+	url := postgrestest.SchemaURL(t)
+	conn, err := pgx.Connect(context.Background(), url)
 	if err != nil {
-		t.Skipf("PostgreSQL not reachable: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "athena_keys_test_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		conn.Close(context.Background())
-	})
-	sep := "&"
-	if !strings.Contains(keysTestURL(), "?") {
-		sep = "?"
-	}
-	return keysTestURL() + sep + "search_path=" + schema, conn
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return url, conn
 }
 
 func runKeys(getenv func(string) string, args ...string) (code int, stdout, stderr string) {

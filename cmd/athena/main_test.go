@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/internal/testenv"
+	"github.com/athena-gateway/athena/postgres/postgrestest"
 )
 
 // TestBadInvocationsExitTwo: bad commands, flags and configuration print one
@@ -80,14 +82,11 @@ func TestServePortTaken(t *testing.T) {
 
 // TestMigrateCommand applies the migrations to a fresh schema twice.
 func TestMigrateCommand(t *testing.T) {
-	base := os.Getenv("ATHENA_TEST_DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
+	base := postgrestest.URL()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		t.Fatalf("test database (make test starts it): %v", err)
+		testenv.Unavailable(t, "PostgreSQL", err)
 	}
 	defer conn.Close(ctx)
 	schema := "migrate_cmd_test"

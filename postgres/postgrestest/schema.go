@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/athena-gateway/athena/internal/testenv"
 )
 
 // URL is the test database: ATHENA_TEST_DATABASE_URL, or the local
@@ -21,8 +23,9 @@ func URL() string {
 }
 
 // SchemaURL creates a private schema in the test database, drops it when
-// the test ends, and returns a URI whose search_path is that schema. The
-// test is skipped when PostgreSQL is not reachable.
+// the test ends, and returns a URI whose search_path is that schema. When
+// PostgreSQL is not reachable the test is skipped, or fails under CI=true
+// (testenv.Unavailable).
 func SchemaURL(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
@@ -31,7 +34,7 @@ func SchemaURL(t testing.TB) string {
 	schema := "athena_test_" + hex.EncodeToString(sfx[:])
 	conn, err := pgx.Connect(ctx, URL())
 	if err != nil {
-		t.Skipf("PostgreSQL not reachable: %v", err)
+		testenv.Unavailable(t, "PostgreSQL", err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
