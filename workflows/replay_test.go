@@ -26,14 +26,15 @@ import (
 	"github.com/athena-gateway/athena/workflows"
 )
 
-// record rewrites the recorded histories from fresh runs on the in-process
-// Temporal server (the statistics workflows need PostgreSQL):
+// record writes the missing histories of recordings from fresh runs on the
+// in-process Temporal server (the statistics workflows need PostgreSQL):
 //
 //	go test ./workflows -run TestRecordHistories -record
 //
-// Re-record only to add a history: a recorded one stands for executions
-// that may still be open when new code deploys.
-var record = flag.Bool("record", false, "record the workflow histories under testdata/ (TestRecordHistories)")
+// An existing file is kept: a recorded history stands for executions that
+// may still be open when new code deploys, so it is never rewritten with
+// the new code's shape (delete the file to re-record it on purpose).
+var record = flag.Bool("record", false, "record the missing workflow histories under testdata/ (TestRecordHistories)")
 
 // recordings are the histories TestRecordHistories writes; each starts its
 // workflow on the queue it runs on and returns the run. A workflow change
@@ -58,8 +59,9 @@ var recordings = []struct {
 	}},
 }
 
-// TestRecordHistories runs each recording to completion and writes its
-// history as JSON (the format of `temporal workflow show --output json`).
+// TestRecordHistories runs each recording whose file is missing to
+// completion and writes its history as JSON (the format of `temporal
+// workflow show --output json`).
 func TestRecordHistories(t *testing.T) {
 	if !*record {
 		t.Skip("records histories only with -record")
@@ -69,6 +71,11 @@ func TestRecordHistories(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, r := range recordings {
+		path := filepath.Join("testdata", r.file)
+		if _, err := os.Stat(path); err == nil {
+			t.Logf("kept %s", path)
+			continue
+		}
 		run, err := r.start(ctx, h.Client)
 		if err != nil {
 			t.Fatal(err)
@@ -89,7 +96,7 @@ func TestRecordHistories(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join("testdata", r.file), append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("recorded %s: %d events", r.file, len(hist.Events))
