@@ -34,9 +34,11 @@ func newTemporalClient(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (cl
 	return c, nil
 }
 
-// TemporalWorker runs the worker that polls every task queue. Its start hook
-// returns at once: when Temporal is down the worker retries in the
-// background and logs, and the rest of the process keeps running.
+// TemporalWorker runs the worker: one SDK worker per task queue with work,
+// each registering only that queue's workflows and activities
+// (workflows.Queues). Its start hook returns at once: when Temporal is down
+// the worker retries in the background and logs, and the rest of the
+// process keeps running.
 func TemporalWorker() fx.Option {
 	return fx.Module("temporal-worker",
 		fx.Provide(newActivities, newTemporalWorker),

@@ -16,16 +16,6 @@ import (
 	"github.com/athena-gateway/athena/workflows"
 )
 
-// Register puts every workflow and every activity on r. It is the one list
-// of what a worker runs; the worker, the test harness and replay tests all
-// use it.
-func Register(r worker.Registry, acts *activities.Activities) {
-	r.RegisterWorkflow(workflows.Ping)
-	r.RegisterWorkflow(workflows.StatsFlush)
-	r.RegisterWorkflow(workflows.StatsRefresh)
-	r.RegisterActivity(acts)
-}
-
 // Identity is the name a worker process reports to the server and in Ping
 // answers: "<pid>@<hostname>", like the SDK's default.
 func Identity() string {
@@ -40,8 +30,9 @@ func Identity() string {
 type WorkerOptions struct {
 	// Identity is reported to the server (default Identity()).
 	Identity string
-	// TaskQueues to poll (default workflows.TaskQueues()).
-	TaskQueues []string
+	// Queues to poll, each with its own workflows and activities (default
+	// workflows.Queues(): every task queue that has work).
+	Queues []workflows.Queue
 	// OnFatalError is called (once per SDK worker) when the SDK gives up on a
 	// worker, e.g. because its namespace was deleted. The process should end:
 	// app wires it to a shutdown with a non-zero exit code.
@@ -56,8 +47,9 @@ type WorkerOptions struct {
 	Log *slog.Logger
 }
 
-// Worker polls every task queue with all workflows and activities
-// registered. Start does not block: when the server is unreachable the worker
+// Worker runs one SDK worker per task queue with work, each registering
+// only that queue's workflows and activities (workflows.Queues); a queue
+// without work is not polled. Start does not block: when the server is unreachable the worker
 // keeps trying, with backoff, and logs each failure, so `athena worker` can
 // start before Temporal does.
 type Worker struct {
@@ -78,8 +70,8 @@ func NewWorker(c client.Client, acts *activities.Activities, opts WorkerOptions)
 	if opts.Identity == "" {
 		opts.Identity = Identity()
 	}
-	if len(opts.TaskQueues) == 0 {
-		opts.TaskQueues = workflows.TaskQueues()
+	if len(opts.Queues) == 0 {
+		opts.Queues = workflows.Queues()
 	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = 500 * time.Millisecond
@@ -96,7 +88,7 @@ func NewWorker(c client.Client, acts *activities.Activities, opts WorkerOptions)
 	return &Worker{client: c, acts: acts, opts: opts, ready: make(chan struct{})}
 }
 
-// Ready is closed once the worker polls every task queue.
+// Ready is closed once the worker polls every one of its task queues.
 func (w *Worker) Ready() <-chan struct{} { return w.ready }
 
 // Start begins connecting in the background and returns at once. It is an
@@ -121,7 +113,7 @@ func (w *Worker) run(ctx context.Context) {
 	for attempt := 1; ; attempt++ {
 		err := w.startAll(ctx)
 		if err == nil {
-			w.opts.Log.Info("temporal worker polling", "task_queues", w.opts.TaskQueues, "identity", w.opts.Identity)
+			w.opts.Log.Info("temporal worker polling", "task_queues", w.queueNames(), "identity", w.opts.Identity)
 			close(w.ready)
 			return
 		}
@@ -140,6 +132,15 @@ func (w *Worker) run(ctx context.Context) {
 	}
 }
 
+// queueNames lists the task queues the worker polls, for logs.
+func (w *Worker) queueNames() []string {
+	names := make([]string, len(w.opts.Queues))
+	for i, q := range w.opts.Queues {
+		names[i] = q.Name
+	}
+	return names
+}
+
 // startAll starts one SDK worker per task queue, or none: a failure stops
 // those already started so the next attempt begins clean (an SDK worker
 // cannot be started twice).
@@ -147,17 +148,17 @@ func (w *Worker) startAll(ctx context.Context) error {
 	if err := CheckHealth(ctx, w.client); err != nil {
 		return err
 	}
-	started := make([]worker.Worker, 0, len(w.opts.TaskQueues))
-	for _, q := range w.opts.TaskQueues {
-		sw := worker.New(w.client, q, worker.Options{
+	started := make([]worker.Worker, 0, len(w.opts.Queues))
+	for _, q := range w.opts.Queues {
+		sw := worker.New(w.client, q.Name, worker.Options{
 			Identity:          w.opts.Identity,
 			WorkerStopTimeout: w.opts.StopTimeout,
-			OnFatalError:      w.fatal(q),
+			OnFatalError:      w.fatal(q.Name),
 		})
-		Register(sw, w.acts)
+		q.Register(sw, w.acts)
 		if err := sw.Start(); err != nil {
 			stopAll(started)
-			return fmt.Errorf("start worker on task queue %s: %w", q, err)
+			return fmt.Errorf("start worker on task queue %s: %w", q.Name, err)
 		}
 		started = append(started, sw)
 	}

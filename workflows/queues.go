@@ -1,6 +1,12 @@
 package workflows
 
-import "strings"
+import (
+	"strings"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/athena-gateway/athena/activities"
+)
 
 // Task queues. Each kind of work has its own queue so that a backlog of one
 // (a large pipeline, a flood of deferred requests) never starves another,
@@ -19,9 +25,65 @@ const (
 	TaskQueueStats = "athena-stats"
 )
 
-// TaskQueues lists every task queue a worker polls, in a stable order.
+// TaskQueues lists every task queue name, in a stable order, whether or not
+// it has work yet (Queues lists those a worker polls).
 func TaskQueues() []string {
 	return []string{TaskQueueDefault, TaskQueueDeferred, TaskQueuePipelines, TaskQueueInsertBatch, TaskQueueStats}
+}
+
+// Queue is one task queue and exactly the work its worker registers: a
+// worker on Name knows only these workflows and activities, so a workflow
+// started on the wrong queue fails its workflow task ("unable to find
+// workflow type") instead of quietly running where it does not belong.
+type Queue struct {
+	Name string
+	// Workflows are the workflow functions run on this queue.
+	Workflows []any
+	// Activities returns the activity methods of a run on this queue. It
+	// only takes method values, so it may be called with a nil a to list
+	// them.
+	Activities func(a *activities.Activities) []any
+}
+
+// Queues is the one table of which task queue runs which workflows and
+// activities, in a stable order: the worker starts one SDK worker per
+// entry, and the replay tests register each recorded history's workflows
+// from the entry of the queue it ran on.
+//
+// Only queues with work are listed, so only they are polled.
+// TaskQueueDeferred, TaskQueuePipelines and TaskQueueInsertBatch have no
+// workflow yet: the features that bring deferred execution, pipelines and
+// insert windows add their entry here with their workflows and activities.
+func Queues() []Queue {
+	return []Queue{
+		{
+			Name:       TaskQueueDefault,
+			Workflows:  []any{Ping},
+			Activities: func(a *activities.Activities) []any { return []any{a.Ping} },
+		},
+		{
+			Name:       TaskQueueStats,
+			Workflows:  []any{StatsFlush, StatsRefresh},
+			Activities: func(a *activities.Activities) []any { return []any{a.ApplyStats, a.RebuildStats} },
+		},
+	}
+}
+
+// RegisterWorkflows puts the queue's workflows on r (a worker or a
+// worker.WorkflowReplayer).
+func (q Queue) RegisterWorkflows(r worker.WorkflowRegistry) {
+	for _, wf := range q.Workflows {
+		r.RegisterWorkflow(wf)
+	}
+}
+
+// Register puts the queue's workflows and the activities of acts on r, and
+// nothing else.
+func (q Queue) Register(r worker.Registry, acts *activities.Activities) {
+	q.RegisterWorkflows(r)
+	for _, act := range q.Activities(acts) {
+		r.RegisterActivity(act)
+	}
 }
 
 // Workflow IDs are "<kind>/<key>". Temporal allows one running execution per

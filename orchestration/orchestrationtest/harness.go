@@ -1,6 +1,6 @@
 // Package orchestrationtest starts an in-process Temporal server
 // (go.temporal.io/server/temporaltest) with Athena's worker polling every
-// task queue, for end-to-end tests of workflows and of code that starts them.
+// task queue that has work (workflows.Queues), for end-to-end tests of workflows and of code that starts them.
 package orchestrationtest
 
 import (
@@ -37,7 +37,7 @@ type Options struct {
 }
 
 // NewHarness starts the server and the worker and returns once the worker
-// polls every task queue of package workflows.
+// polls every task queue of workflows.Queues.
 func NewHarness(t *testing.T, opts ...Options) *Harness {
 	t.Helper()
 	var o Options
