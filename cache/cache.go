@@ -140,6 +140,9 @@ type Cache struct {
 	// afterMiss, when set (tests only), runs between a local miss and
 	// joining the flight: the window in which a leader can finish.
 	afterMiss func()
+	// beforeApply, when set (tests only), runs before the subscriber
+	// applies a notice: it holds a notice in flight.
+	beforeApply func()
 
 	degraded atomic.Bool
 	failures atomic.Uint64 // failed Redis exchanges
@@ -153,6 +156,21 @@ type Cache struct {
 
 	hitsLocal, hitsRedis, misses, bypasses, loads atomic.Uint64
 	waiting                                       atomic.Int64
+
+	// The lease (lease.go): while it runs, reads take their generations
+	// from the mirror and a local hit costs no Redis round trip.
+	id         string // this process, in readersKey and notices
+	ackCh      string // where other processes acknowledge our notices
+	base       time.Time
+	leaseUntil atomic.Int64 // c.mono() value; 0 = not healthy
+	breaks     atomic.Uint64
+	lastBreaks uint64 // renew's view of breaks (loop goroutine only)
+	mirror     mirror
+	pongs      chan string
+	acks       chan string
+	noticeN    atomic.Uint64
+	waitMu     sync.Mutex
+	waiters    map[uint64]waiter
 
 	startOnce, closeOnce sync.Once
 	stop, done           chan struct{}
@@ -186,6 +204,12 @@ func New(opts Options) (*Cache, error) {
 		log:     opts.Logger,
 		gens:    localGens{m: map[genKey]*atomic.Uint64{}},
 		flights: map[Key]*flight{},
+		id:      newID(),
+		base:    time.Now(),
+		mirror:  mirror{m: map[genKey]uint64{}},
+		pongs:   make(chan string, 4),
+		acks:    make(chan string, 256),
+		waiters: map[uint64]waiter{},
 		idx:     index{m: map[string]map[Key]struct{}{}},
 		pending: map[string]struct{}{},
 		stop:    make(chan struct{}),
@@ -429,17 +453,32 @@ func (c *Cache) Invalidate(ctx context.Context, scope string, tables []string, w
 	if !c.degraded.Load() {
 		// Detached: a caller that hung up must not leave its committed write
 		// un-invalidated.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisOpTimeout)
+		dctx := context.WithoutCancel(ctx)
+		rctx, cancel := context.WithTimeout(dctx, redisOpTimeout)
 		at := time.Now().UnixNano() // before the INCRs: see notice.At
+		n := c.noticeN.Add(1)
+		w := c.expect(n)
+		defer c.unexpect(n)
+		var readers *redis.MapStringStringCmd
+		var now *redis.TimeCmd
 		_, err = c.rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
 			for _, k := range keys {
 				p.SetNX(rctx, k, randomGeneration(), 0)
 				p.Incr(rctx, k)
 			}
-			p.Publish(rctx, Channel, notice{Scope: scope, Tables: tables, Wide: wide, At: at}.encode())
+			p.Publish(rctx, Channel, notice{Scope: scope, Tables: tables, Wide: wide, At: at, ID: c.id, N: n}.encode())
+			// After the PUBLISH: who may hold generations it outdated.
+			readers = p.HGetAll(rctx, readersKey)
+			now = p.Time(rctx)
 			return nil
 		})
 		cancel()
+		if err == nil {
+			c.mirror.forget(scope, tables, wide)
+			c.drop(scope, tables, wide, 0)
+			c.awaitReaders(dctx, w, readers.Val(), now.Val().UnixMilli(), time.Now())
+			return
+		}
 	}
 	if err != nil {
 		c.pendingMu.Lock()
@@ -455,6 +494,7 @@ func (c *Cache) Invalidate(ctx context.Context, scope string, tables []string, w
 			c.redisFailed(err)
 		}
 	}
+	c.mirror.forget(scope, tables, wide)
 	c.drop(scope, tables, wide, 0)
 }
 
