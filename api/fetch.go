@@ -1,23 +1,20 @@
 package api
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/athena-gateway/athena/cache"
+	"github.com/athena-gateway/athena/fetch"
 	"github.com/athena-gateway/athena/gateway"
-	"github.com/athena-gateway/athena/postgres"
 )
 
-// fetch serves POST /gateway/fetch and /gateway/data (spec §3.2). The whole
-// response body is what the read cache stores, so a hit is one write of
-// bytes; X-Athena-Cached and X-Athena-Cache-Outcome say how it was
-// answered.
+// fetch serves POST /gateway/fetch and /gateway/data (spec §3.2): decode,
+// check the table right, then one call to the read path (package fetch),
+// whose answer is the whole response body; X-Athena-Cached and
+// X-Athena-Cache-Outcome say how it was answered.
 func (s *Server) fetch(c *gin.Context) {
 	const op = "fetch"
 	res, p, ok := s.begin(c, op)
@@ -34,57 +31,21 @@ func (s *Server) fetch(c *gin.Context) {
 		writeError(c, s.log, op, err)
 		return
 	}
-	req := entry.req
-	if !s.allowTable(c, p, op, req.Table) {
+	if !s.allowTable(c, p, op, entry.req.Table) {
 		return
 	}
-	ctx := c.Request.Context()
-	// Uncached reads still answer a cache_key identifying the read: the
-	// raw body stands in for the normalised request.
-	r := cache.Read{Scope: res.Scope, Request: body, NoCache: noCache(c)}
-	if !r.NoCache && s.cache.Enabled(res.Scope) {
-		// Tables resolve from cached metadata; an error (unknown table, bad
-		// embed) is left for the fetch itself to report, uncached.
-		norm, normOK := entry.normalised()
-		if t, err := res.DB.FetchTables(ctx, req); normOK && err == nil && !t.Opaque {
-			r.Request, r.Tables, r.Cacheable = norm, t.Names, true
-		}
-	}
-	answer, outcome, err := s.cache.Do(ctx, r, func(ctx context.Context, key cache.Key) ([]byte, error) {
-		return fetchBody(ctx, res.DB, req, key.String())
+	norm, _ := entry.normalised() // nil when it cannot be encoded: not cached
+	answer, err := fetch.Reader{Cache: s.cache}.Read(c.Request.Context(), fetch.Input{
+		Scope: res.Scope, DB: res.DB, Request: &entry.req,
+		Normalised: norm, Body: body, NoCache: noCache(c),
 	})
 	if err != nil {
 		writeError(c, s.log, op, err)
 		return
 	}
-	c.Header("X-Athena-Cached", strconv.FormatBool(outcome.Hit()))
-	c.Header("X-Athena-Cache-Outcome", string(outcome))
-	c.Data(200, "application/json; charset=utf-8", answer)
-}
-
-// fetchBody runs the fetch and renders the whole success envelope.
-func fetchBody(ctx context.Context, db *postgres.DB, req gateway.FetchRequest, key string) ([]byte, error) {
-	out, err := db.Fetch(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	var grouped []gateway.Group
-	if req.Post != nil {
-		if grouped, err = postProcess(out.Rows, *req.Post); err != nil {
-			return nil, err
-		}
-	}
-	n := countRows(out.Rows)
-	w := newSuccess("Fetched "+strconv.FormatInt(n, 10)+" rows").
-		raw("data", out.Rows).
-		str("cache_key", key)
-	if out.Count != nil {
-		w = w.int("count", *out.Count)
-	}
-	if req.Post != nil {
-		w = w.value("post_processing", map[string]any{"grouped": grouped})
-	}
-	return w.bytes(), nil
+	c.Header("X-Athena-Cached", strconv.FormatBool(answer.Outcome.Hit()))
+	c.Header("X-Athena-Cache-Outcome", string(answer.Outcome))
+	c.Data(200, "application/json; charset=utf-8", answer.Body)
 }
 
 // normalisedFetch is the cache's view of a request: the decoded request
@@ -116,14 +77,8 @@ func noCache(c *gin.Context) bool {
 	return false
 }
 
-// postProcess decodes the rows (only when grouping was asked for) and groups
-// them in the domain.
+// postProcess groups decoded rows (transactions' fetch results); the fetch
+// route's own post-processing happens in the read path.
 func postProcess(rows []byte, p gateway.PostProcessing) ([]gateway.Group, error) {
-	var decoded []map[string]any
-	dec := json.NewDecoder(bytes.NewReader(rows))
-	dec.UseNumber()
-	if err := dec.Decode(&decoded); err != nil {
-		return nil, gateway.Errorf(gateway.CodeInternal, "decode rows for post-processing: %v", err)
-	}
-	return gateway.PostProcess(decoded, p)
+	return fetch.PostProcess(rows, p)
 }

@@ -66,7 +66,11 @@ func (m *fetchMemo) put(key string, e *memoEntry) {
 
 // normalised returns the entry's cache form, computed on first use.
 func (e *memoEntry) normalised() ([]byte, bool) {
-	e.normMu.Do(func() { e.norm, e.normOK = normalisedFetch(e.req) })
+	e.normMu.Do(func() {
+		if b, ok := normalisedFetch(e.req); ok {
+			e.norm, e.normOK = b, true
+		}
+	})
 	return e.norm, e.normOK
 }
 

@@ -14,7 +14,6 @@ import (
 
 	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/singleflight"
 )
 
 // Outcome says how a read was answered; it is sent as X-Athena-Cache-Outcome.
@@ -128,16 +127,22 @@ type entry struct {
 // Cache is the read cache. A nil *Cache is valid and caches nothing. It is
 // safe for concurrent use.
 type Cache struct {
-	opts    Options
-	rdb     *redis.Client
-	log     *slog.Logger
-	local   *otter.Cache[Key, *entry]
-	flights singleflight.Group
-	gens    localGens
-	idx     index
+	opts  Options
+	rdb   *redis.Client
+	log   *slog.Logger
+	local *otter.Cache[Key, *entry]
+	// flights are the loads in the air, by key (single flight; the
+	// leader runs inline).
+	flightMu sync.Mutex
+	flights  map[Key]*flight
+	gens     localGens
+	idx      index
 	// afterMiss, when set (tests only), runs between a local miss and
 	// joining the flight: the window in which a leader can finish.
 	afterMiss func()
+	// beforeApply, when set (tests only), runs before the subscriber
+	// applies a notice: it holds a notice in flight.
+	beforeApply func()
 
 	degraded atomic.Bool
 	failures atomic.Uint64 // failed Redis exchanges
@@ -151,6 +156,21 @@ type Cache struct {
 
 	hitsLocal, hitsRedis, misses, bypasses, loads atomic.Uint64
 	waiting                                       atomic.Int64
+
+	// The lease (lease.go): while it runs, reads take their generations
+	// from the mirror and a local hit costs no Redis round trip.
+	id         string // this process, in readersKey and notices
+	ackCh      string // where other processes acknowledge our notices
+	base       time.Time
+	leaseUntil atomic.Int64 // c.mono() value; 0 = not healthy
+	breaks     atomic.Uint64
+	lastBreaks uint64 // renew's view of breaks (loop goroutine only)
+	mirror     mirror
+	pongs      chan string
+	acks       chan string
+	noticeN    atomic.Uint64
+	waitMu     sync.Mutex
+	waiters    map[uint64]waiter
 
 	startOnce, closeOnce sync.Once
 	stop, done           chan struct{}
@@ -183,6 +203,13 @@ func New(opts Options) (*Cache, error) {
 		rdb:     opts.Redis,
 		log:     opts.Logger,
 		gens:    localGens{m: map[genKey]*atomic.Uint64{}},
+		flights: map[Key]*flight{},
+		id:      newID(),
+		base:    time.Now(),
+		mirror:  mirror{m: map[genKey]uint64{}},
+		pongs:   make(chan string, 4),
+		acks:    make(chan string, 256),
+		waiters: map[uint64]waiter{},
 		idx:     index{m: map[string]map[Key]struct{}{}},
 		pending: map[string]struct{}{},
 		stop:    make(chan struct{}),
@@ -267,32 +294,68 @@ func (c *Cache) Do(ctx context.Context, r Read, load func(ctx context.Context, k
 	if c.afterMiss != nil {
 		c.afterMiss()
 	}
-	ch := c.flights.DoChan(string(k[:]), func() (any, error) {
-		// A leader that finished between our miss above and this flight
-		// has stored its answer: look again rather than load a second time
-		// (64 concurrent cold reads now and then issued 2 queries).
-		if e, ok := c.local.GetIfPresent(k); ok {
-			c.hitsLocal.Add(1)
-			return filled{e.body, HitLocal}, nil
-		}
-		// The load is shared, so one caller going away must not fail the
-		// others: it runs detached, bounded by the database's statement and
-		// acquire timeouts and by the Redis timeouts.
-		return c.fill(context.WithoutCancel(ctx), r, k, load)
-	})
 	c.waiting.Add(1)
 	defer c.waiting.Add(-1)
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, "", res.Err
+	f, leader := c.join(k)
+	if !leader {
+		select {
+		case <-f.done:
+			return f.body, f.outcome, f.err
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
 		}
-		f := res.Val.(filled)
-		return f.body, f.outcome, nil
-	case <-ctx.Done():
-		return nil, "", ctx.Err()
 	}
+	// The leader loads inline: no goroutine per miss. The load is shared,
+	// so the leader's caller going away must not fail the others: it runs
+	// detached, bounded by the database's statement and acquire timeouts
+	// and by the Redis timeouts.
+	defer c.land(k, f) // also on a panic, so followers never hang
+	// A leader that finished between our miss above and this flight has
+	// stored its answer: look again rather than load a second time (64
+	// concurrent cold reads now and then issued 2 queries).
+	if e, ok := c.local.GetIfPresent(k); ok {
+		c.hitsLocal.Add(1)
+		f.filled = filled{e.body, HitLocal}
+		return e.body, HitLocal, nil
+	}
+	f.filled, f.err = c.fill(context.WithoutCancel(ctx), r, k, load)
+	return f.body, f.outcome, f.err
 }
+
+// flight is one load shared by identical concurrent reads. Its fields are
+// written by the leader before done is closed and only read after.
+type flight struct {
+	done chan struct{}
+	filled
+	err error
+}
+
+// join returns the flight for k, starting one (leader true) when none is
+// in the air.
+func (c *Cache) join(k Key) (f *flight, leader bool) {
+	c.flightMu.Lock()
+	defer c.flightMu.Unlock()
+	if f = c.flights[k]; f != nil {
+		return f, false
+	}
+	f = &flight{done: make(chan struct{})}
+	c.flights[k] = f
+	return f, true
+}
+
+// land ends the leader's flight: later readers start their own (and find
+// the stored answer), waiting ones receive this one.
+func (c *Cache) land(k Key, f *flight) {
+	c.flightMu.Lock()
+	delete(c.flights, k)
+	c.flightMu.Unlock()
+	if f.err == nil && f.body == nil && f.outcome == "" {
+		f.err = errLoadPanicked // the deferred call runs while a panic unwinds
+	}
+	close(f.done)
+}
+
+var errLoadPanicked = errors.New("cache: the shared load panicked")
 
 // bypass loads without the cache. Its key has no generation part: there
 // is nothing to look up, and reading generations from Redis would cost a
@@ -390,17 +453,32 @@ func (c *Cache) Invalidate(ctx context.Context, scope string, tables []string, w
 	if !c.degraded.Load() {
 		// Detached: a caller that hung up must not leave its committed write
 		// un-invalidated.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisOpTimeout)
+		dctx := context.WithoutCancel(ctx)
+		rctx, cancel := context.WithTimeout(dctx, redisOpTimeout)
 		at := time.Now().UnixNano() // before the INCRs: see notice.At
+		n := c.noticeN.Add(1)
+		w := c.expect(n)
+		defer c.unexpect(n)
+		var readers *redis.MapStringStringCmd
+		var now *redis.TimeCmd
 		_, err = c.rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
 			for _, k := range keys {
 				p.SetNX(rctx, k, randomGeneration(), 0)
 				p.Incr(rctx, k)
 			}
-			p.Publish(rctx, Channel, notice{Scope: scope, Tables: tables, Wide: wide, At: at}.encode())
+			p.Publish(rctx, Channel, notice{Scope: scope, Tables: tables, Wide: wide, At: at, ID: c.id, N: n}.encode())
+			// After the PUBLISH: who may hold generations it outdated.
+			readers = p.HGetAll(rctx, readersKey)
+			now = p.Time(rctx)
 			return nil
 		})
 		cancel()
+		if err == nil {
+			c.mirror.forget(scope, tables, wide)
+			c.drop(scope, tables, wide, 0)
+			c.awaitReaders(dctx, w, readers.Val(), now.Val().UnixMilli(), time.Now())
+			return
+		}
 	}
 	if err != nil {
 		c.pendingMu.Lock()
@@ -416,6 +494,7 @@ func (c *Cache) Invalidate(ctx context.Context, scope string, tables []string, w
 			c.redisFailed(err)
 		}
 	}
+	c.mirror.forget(scope, tables, wide)
 	c.drop(scope, tables, wide, 0)
 }
 

@@ -68,6 +68,12 @@ func (c *Cache) generations(ctx context.Context, scope string, tables []string) 
 	if c.degraded.Load() {
 		return nil, errDegraded
 	}
+	if c.healthy() {
+		if g, ok := c.mirror.lookup(scope, tables); ok {
+			return g, nil // no round trip: see lease.go
+		}
+	}
+	seq := c.mirror.version() // before the MGET: see mirror.store
 	keys := make([]string, len(tables)+1)
 	keys[0] = genKeyName(scope, "")
 	for i, t := range tables {
@@ -115,6 +121,7 @@ func (c *Cache) generations(ctx context.Context, scope string, tables []string) 
 		}
 		gens[i] = n
 	}
+	c.mirror.store(seq, scope, tables, gens)
 	return gens, nil
 }
 
@@ -179,6 +186,19 @@ type notice struct {
 	// unreachable), so clock skew costs at worst a spurious miss or an
 	// entry kept until its TTL, never a stale read.
 	At int64 `json:"at,omitempty"`
+	// ID and N name the writer process and its notice, for the readers'
+	// acknowledgements (lease.go).
+	ID string `json:"id,omitempty"`
+	N  uint64 `json:"n,omitempty"`
+	// All: bumps replayed after an outage (names unknown to the notice);
+	// receivers forget every mirrored generation.
+	All bool `json:"all,omitempty"`
+}
+
+func decodeNotice(payload string) (notice, bool) {
+	var n notice
+	err := json.Unmarshal([]byte(payload), &n)
+	return n, err == nil
 }
 
 func (n notice) encode() string {

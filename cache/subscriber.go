@@ -2,9 +2,9 @@ package cache
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,6 +37,10 @@ func (c *Cache) Close(context.Context) error {
 		if c.sub != nil {
 			<-c.done
 			_ = c.sub.Close()
+			// Leave the readers at once, so writers stop waiting for us.
+			ctx, cancel := context.WithTimeout(context.Background(), redisOpTimeout)
+			_ = c.rdb.HDel(ctx, readersKey, c.id).Err()
+			cancel()
 		}
 		c.local.StopAllGoroutines()
 	})
@@ -46,6 +50,9 @@ func (c *Cache) Close(context.Context) error {
 func (c *Cache) run() {
 	defer close(c.done)
 	ctx, cancel := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	defer c.sub.Close() // ends receive's blocking read
 	defer cancel()
 	go func() { // unblocks a Subscribe stuck dialling when Close is called
 		select {
@@ -54,39 +61,29 @@ func (c *Cache) run() {
 		case <-ctx.Done():
 		}
 	}()
-	var msgs <-chan *redis.Message
-	tick := time.NewTicker(c.opts.ProbeInterval)
-	defer tick.Stop()
-	subscribe := func() {
-		if msgs != nil {
-			return
-		}
-		sctx, scancel := context.WithTimeout(ctx, redisOpTimeout)
-		err := c.sub.Subscribe(sctx, Channel)
-		scancel()
-		if err != nil {
-			c.redisFailed(err)
-			return
-		}
-		msgs = c.sub.Channel()
+	c.ackCh = ackChannel(c.id)
+	sctx, scancel := context.WithTimeout(ctx, redisOpTimeout)
+	// The channels are recorded even when this fails: go-redis subscribes
+	// again on every reconnection, which receive sees as a session break.
+	if err := c.sub.Subscribe(sctx, Channel, c.ackCh); err != nil {
+		c.redisFailed(err)
 	}
-	subscribe()
+	scancel()
+	bg.Go(func() { c.receive(ctx) })
+	bg.Go(func() { c.sendAcks(ctx) })
+	probe := time.NewTicker(c.opts.ProbeInterval)
+	defer probe.Stop()
+	renew := time.NewTicker(renewEvery)
+	defer renew.Stop()
+	c.renew(ctx)
 	for {
 		select {
 		case <-c.stop:
 			return
-		case m, ok := <-msgs:
-			if !ok {
-				msgs = nil
-				continue
-			}
-			var n notice
-			if json.Unmarshal([]byte(m.Payload), &n) == nil {
-				c.drop(n.Scope, n.Tables, n.Wide, n.At)
-			}
-		case <-tick.C:
-			subscribe()
+		case <-probe.C:
 			c.probe(ctx)
+		case <-renew.C:
+			c.renew(ctx)
 		}
 	}
 }
@@ -110,6 +107,11 @@ func (c *Cache) probe(ctx context.Context) {
 			p.SetNX(pctx, k, randomGeneration(), 0)
 			p.Incr(pctx, k)
 		}
+		if len(keys) > 0 {
+			// Leased readers elsewhere mirror the generations these bumps
+			// retire and never saw a notice for them.
+			p.Publish(pctx, Channel, notice{All: true}.encode())
+		}
 		p.Ping(pctx)
 		return nil
 	})
@@ -127,6 +129,7 @@ func (c *Cache) probe(ctx context.Context) {
 	if resumed {
 		c.local.InvalidateAll() // notices were missed while away
 		c.idx.clear()
+		c.mirror.clear()
 		c.degraded.Store(false)
 	}
 	c.pendingMu.Unlock()

@@ -39,7 +39,9 @@ const (
 type DB struct {
 	pool *pgxpool.Pool
 	opts Options
-	meta *schemaCache
+	meta *metadataCache
+	// plans remembers fetch plans by normalised request (PlanFetch).
+	plans planMemo
 	// timeout is the statement_timeout value each operation sets itself, or
 	// "" when none is wanted or the pool's connections already carry it.
 	timeout string
@@ -60,7 +62,7 @@ func New(pool *pgxpool.Pool, opts Options) *DB {
 			db.timeout = want
 		}
 	}
-	db.meta = newSchemaCache(opts.MetadataTTL, db.loadTable)
+	db.meta = newMetadataCache(opts.MetadataTTL, db.loadTable)
 	return db
 }
 

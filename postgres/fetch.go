@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/jackc/pgx/v5"
@@ -28,46 +31,161 @@ type fetchQuery struct {
 	countSQL  string // exact count, or the capped count for "estimated"
 	planSQL   string // EXPLAIN for "planned" and "estimated"
 	countArgs []any  // the WHERE arguments, shared by countSQL and planSQL
+
+	// tables are the relations the statements read, in the order the
+	// builder met them (root first, then every embed at any depth).
+	tables []*tableMeta
+}
+
+// FetchPlan is one fetch planned once: its statements and the relations
+// they read, built by a single pass over the table metadata. Running it
+// (ReadFetch) needs no metadata; the read cache keys it by Tables. A plan is
+// immutable and may be shared by concurrent reads.
+type FetchPlan struct {
+	// Tables are the relations the fetch reads (its table and every
+	// embedded one), resolved as the statements resolve them.
+	Tables Tables
+
+	q     fetchQuery
+	head  bool
+	count gateway.CountMode
+
+	// The metadata the plan was built from is current while the metadata
+	// cache's version is unchanged and none of it has outlived the TTL.
+	version uint64
+	expires time.Time
+}
+
+// PlanFetch plans req: one metadata pass resolves the table, every embed,
+// the columns and the relations read. memoKey, when not nil, is the
+// normalised request (equal bytes mean an equal plan): the plan is then
+// remembered per DB and reused while its metadata is current, so a
+// repeated read builds no SQL. Errors are never remembered.
+func (db *DB) PlanFetch(ctx context.Context, req *gateway.FetchRequest, memoKey []byte) (*FetchPlan, error) {
+	if memoKey != nil {
+		if p := db.plans.get(memoKey); p != nil && p.current(db.meta) {
+			return p, nil
+		}
+	}
+	version := db.meta.version.Load() // before reading any metadata: see FetchPlan.version
+	var q *fetchQuery
+	err := db.withTable(ctx, req.Table, func(m *tableMeta) error {
+		var err error
+		q, err = buildFetch(ctx, db.catalog(), m, *req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := &FetchPlan{q: *q, head: req.Head, count: req.Count, version: version}
+	for i, m := range q.tables {
+		p.Tables.add(m, !m.Plain)
+		if exp := m.loadedAt.Add(db.meta.ttl); i == 0 || exp.Before(p.expires) {
+			p.expires = exp
+		}
+	}
+	slices.Sort(p.Tables.Names)
+	p.Tables.Names = slices.Compact(p.Tables.Names)
+	p.q.tables = nil // the plan keeps no metadata alive
+	if memoKey != nil {
+		db.plans.put(memoKey, p)
+	}
+	return p, nil
+}
+
+// current reports whether the metadata p was built from is still what the
+// cache holds.
+func (p *FetchPlan) current(meta *metadataCache) bool {
+	return meta.version.Load() == p.version && meta.now().Before(p.expires)
+}
+
+// planMemo remembers FetchPlans by normalised request. It is bounded in
+// entries; when full it starts over (cheap, and memory stays predictable).
+type planMemo struct {
+	mu sync.RWMutex
+	m  map[string]*FetchPlan
+}
+
+const planMemoEntries = 1024
+
+func (pm *planMemo) get(key []byte) *FetchPlan {
+	pm.mu.RLock()
+	p := pm.m[string(key)] // no allocation: the conversion is only a lookup
+	pm.mu.RUnlock()
+	return p
+}
+
+func (pm *planMemo) put(key []byte, p *FetchPlan) {
+	pm.mu.Lock()
+	if pm.m == nil || len(pm.m) >= planMemoEntries {
+		pm.m = make(map[string]*FetchPlan, 64)
+	}
+	pm.m[string(key)] = p
+	pm.mu.Unlock()
 }
 
 // Fetch reads rows from a table or view. PostgreSQL renders the rows as one
 // JSON array; counts run in the same round trip (see CountMode handling in
 // buildFetch).
 func (db *DB) Fetch(ctx context.Context, req gateway.FetchRequest) (gateway.FetchResult, error) {
-	var q *fetchQuery
-	err := db.withTable(ctx, req.Table, func(m *tableMeta) error {
-		var err error
-		q, err = buildFetch(ctx, db.catalog(), m, req)
-		return err
-	})
+	p, err := db.PlanFetch(ctx, &req, nil)
 	if err != nil {
 		return gateway.FetchResult{}, err
 	}
-
-	var out fetchScan
-	stmts := out.stmts(q, req)
-	if len(stmts) == 0 {
-		return out.result(req) // head without count: nothing to read
+	rows, count, err := db.ReadFetch(ctx, p, nil)
+	if err != nil {
+		return gateway.FetchResult{}, err
 	}
-	if err := db.exec(ctx, stmts...); err != nil {
-		return gateway.FetchResult{}, fmt.Errorf("fetch rows: %w", err)
-	}
-	return out.result(req)
+	return gateway.FetchResult{Rows: rows, Count: count}, nil
 }
 
-// fetchScan receives a built fetch's results; Fetch and Transaction share
-// it so both run the same statements and read them the same way.
+// ReadFetch runs a plan. The rows (a JSON array, "[]" for none or for a
+// head request) are appended to dst straight from the connection's read
+// buffer, so they are copied once; the result is dst extended. count is
+// set when the plan asked for one.
+func (db *DB) ReadFetch(ctx context.Context, p *FetchPlan, dst []byte) (rows []byte, count *int64, err error) {
+	out := fetchScan{dst: dst}
+	stmts := out.stmts(&p.q, p.head)
+	if len(stmts) > 0 { // head without count: nothing to read
+		if err := db.exec(ctx, stmts...); err != nil {
+			return nil, nil, fmt.Errorf("fetch rows: %w", err)
+		}
+	}
+	return out.result(p.count)
+}
+
+// fetchScan receives a built fetch's results; ReadFetch and Transaction
+// share it so both run the same statements and read them the same way.
 type fetchScan struct {
-	rows, plan []byte
-	count      int64
+	dst     []byte // rows are appended here
+	gotRows bool
+	plan    []byte
+	count   int64
+}
+
+// rowsSlack is the spare capacity left after the rows in ReadFetch's
+// result, so a short envelope tail does not copy them again.
+const rowsSlack = 128
+
+// ScanBytes receives the rows column: pgx hands over its read buffer
+// (pgtype.BytesScanner), which is appended to dst, the one copy.
+func (f *fetchScan) ScanBytes(src []byte) error {
+	if src != nil {
+		// One exact growth at most, with room for what a caller appends
+		// after the rows (the envelope's tail).
+		f.dst = slices.Grow(f.dst, len(src)+rowsSlack)
+		f.dst = append(f.dst, src...)
+		f.gotRows = true
+	}
+	return nil
 }
 
 // stmts returns q's statements (rows, exact count, plan; each only when
-// req needs it), scanning into f.
-func (f *fetchScan) stmts(q *fetchQuery, req gateway.FetchRequest) []stmt {
+// needed), scanning into f.
+func (f *fetchScan) stmts(q *fetchQuery, head bool) []stmt {
 	var stmts []stmt
-	if !req.Head {
-		stmts = append(stmts, stmt{q.rowsSQL, q.rowsArgs, func(r pgx.Row) error { return r.Scan(&f.rows) }})
+	if !head {
+		stmts = append(stmts, stmt{q.rowsSQL, q.rowsArgs, func(r pgx.Row) error { return r.Scan(f) }})
 	}
 	if q.countSQL != "" {
 		stmts = append(stmts, stmt{q.countSQL, q.countArgs, func(r pgx.Row) error { return r.Scan(&f.count) }})
@@ -78,31 +196,32 @@ func (f *fetchScan) stmts(q *fetchQuery, req gateway.FetchRequest) []stmt {
 	return stmts
 }
 
-// result assembles the FetchResult once the statements ran.
-func (f *fetchScan) result(req gateway.FetchRequest) (gateway.FetchResult, error) {
-	res := gateway.FetchResult{Rows: json.RawMessage("[]")}
-	if f.rows != nil {
-		res.Rows = f.rows
+// result returns the rows (dst extended) and the count of the given mode
+// once the statements ran.
+func (f *fetchScan) result(mode gateway.CountMode) ([]byte, *int64, error) {
+	rows := f.dst
+	if !f.gotRows {
+		rows = append(rows, "[]"...)
 	}
 	count := f.count
-	switch req.Count {
+	switch mode {
 	case gateway.CountExact:
-		res.Count = &count
+		return rows, &count, nil
 	case gateway.CountPlanned, gateway.CountEstimated:
 		est, err := planRows(f.plan)
 		if err != nil {
-			return gateway.FetchResult{}, err
+			return nil, nil, err
 		}
-		if req.Count == gateway.CountEstimated {
+		if mode == gateway.CountEstimated {
 			if count < estimatedExactBelow {
 				est = count
 			} else {
 				est = max(est, estimatedExactBelow)
 			}
 		}
-		res.Count = &est
+		return rows, &est, nil
 	}
-	return res, nil
+	return rows, nil, nil
 }
 
 // planRows extracts the top plan node's row estimate from EXPLAIN (FORMAT JSON).
@@ -122,7 +241,7 @@ func planRows(raw []byte) (int64, error) {
 // except resolving embedded tables through cat (cached in production).
 func buildFetch(ctx context.Context, cat catalog, m *tableMeta, req gateway.FetchRequest) (*fetchQuery, error) {
 	root := scope{alias: "t0", meta: m, code: gateway.CodeInvalidFetchPayload}
-	sel := &selectBuilder{ctx: ctx, cat: cat}
+	sel := &selectBuilder{ctx: ctx, cat: cat, tables: []*tableMeta{m}}
 	cols, err := sel.list(root, req.Selection, 0)
 	if err != nil {
 		return nil, err
@@ -142,7 +261,7 @@ func buildFetch(ctx context.Context, cat catalog, m *tableMeta, req gateway.Fetc
 	whereArgs := from.args
 	fromWhere := from.String()
 
-	q := &fetchQuery{countArgs: whereArgs}
+	q := &fetchQuery{countArgs: whereArgs, tables: sel.tables}
 	switch req.Count {
 	case gateway.CountNone:
 	case gateway.CountExact:
@@ -229,6 +348,7 @@ type selectBuilder struct {
 	ctx    context.Context
 	cat    catalog
 	aliasN int
+	tables []*tableMeta // every relation rendered, for FetchPlan.Tables
 }
 
 // list renders the select list of sel over scope s. Embeds bind no
@@ -295,6 +415,7 @@ func (sb *selectBuilder) embed(b *strings.Builder, parent scope, e *gateway.Embe
 	if err != nil {
 		return err
 	}
+	sb.tables = append(sb.tables, target)
 	sb.aliasN++
 	child := scope{alias: "t" + strconv.Itoa(sb.aliasN), meta: target, code: gateway.CodeInvalidFetchPayload}
 	cols, err := sb.list(child, e.Selection, depth+1)

@@ -346,15 +346,26 @@ func canonical(v any, top bool) string {
 func TestMetadataSingleFlight(t *testing.T) {
 	e := fixtureDB(t)
 	var loads atomic.Int32
+	const callers = 20
+	// A barrier instead of a sleep: the load stays in flight until every
+	// caller has joined it, so a second load could only come from a caller
+	// that failed to join.
+	var joined atomic.Int32
+	allJoined := make(chan struct{})
+	e.db.meta.joined = func() {
+		if joined.Add(1) == callers {
+			close(allJoined)
+		}
+	}
 	load := e.db.meta.load
 	e.db.meta.load = func(ctx context.Context, ref gateway.TableRef) (*tableMeta, error) {
 		loads.Add(1)
-		time.Sleep(20 * time.Millisecond) // keep the load in flight while others arrive
+		<-allJoined
 		return load(ctx, ref)
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for range 20 {
+	errs := make(chan error, callers)
+	for range callers {
 		wg.Go(func() {
 			_, err := e.db.Fetch(context.Background(), gateway.FetchRequest{Table: tbl("users"), Selection: cols("id")})
 			errs <- err

@@ -10,6 +10,8 @@ import (
 // Tables is the set of relations an operation reads or may change, for the
 // read cache's invalidation (package cache): every name is resolved through
 // the catalog ("schema.table"), so "users" and "public.users" are one table.
+// A fetch's come with its plan (FetchPlan.Tables, resolved in the same pass
+// as its statements); a write's from WriteTables.
 type Tables struct {
 	// Names are "schema.table", sorted and without duplicates.
 	Names []string
@@ -19,54 +21,6 @@ type Tables struct {
 	// a relation, or a table with user triggers or rules (they may write
 	// anywhere), so it must invalidate every table of the database.
 	Opaque bool
-}
-
-// FetchTables returns the relations req reads: its table and every table
-// embedded through a foreign key, at any depth, resolved exactly as the
-// fetch itself resolves them (cached metadata, normally no I/O). An error
-// means the fetch would fail the same way; callers then skip caching and
-// let the fetch report it.
-func (db *DB) FetchTables(ctx context.Context, req gateway.FetchRequest) (Tables, error) {
-	m, err := db.meta.table(ctx, req.Table)
-	if err != nil {
-		return Tables{}, err
-	}
-	var t Tables
-	t.add(m, !m.Plain)
-	if err := db.embeddedTables(ctx, m, req.Selection, 0, &t); err != nil {
-		return Tables{}, err
-	}
-	slices.Sort(t.Names)
-	t.Names = slices.Compact(t.Names)
-	return t, nil
-}
-
-func (db *DB) embeddedTables(ctx context.Context, parent *tableMeta, sel gateway.Selection, depth int, t *Tables) error {
-	for _, it := range sel.Items {
-		if it.Embed == nil {
-			continue
-		}
-		if depth >= maxEmbedDepth {
-			return gateway.Errorf(gateway.CodeInvalidFetchPayload, "embeds nested deeper than %d levels", maxEmbedDepth)
-		}
-		rel, err := resolveEmbed(parent, it.Embed)
-		if err != nil {
-			return err
-		}
-		ref := gateway.TableRef{Schema: rel.fk.Schema, Name: rel.fk.Table}
-		if rel.toOne {
-			ref = gateway.TableRef{Schema: rel.fk.RefSchema, Name: rel.fk.RefTable}
-		}
-		child, err := db.meta.table(ctx, ref)
-		if err != nil {
-			return err
-		}
-		t.add(child, !child.Plain)
-		if err := db.embeddedTables(ctx, child, it.Embed.Selection, depth+1, t); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // maxCascadeDepth bounds the walk along ON DELETE/UPDATE actions; a longer

@@ -135,7 +135,8 @@ func (db *DB) Transaction(ctx context.Context, req gateway.TransactionRequest) (
 		r := gateway.OpResult{ID: op.ID, Kind: op.Kind}
 		p := plans[i]
 		if p.fetch != nil {
-			fr, err := p.fetch.result(*op.Fetch)
+			rows, count, err := p.fetch.result(op.Fetch.Count)
+			fr := gateway.FetchResult{Rows: rows, Count: count}
 			if err != nil {
 				return gateway.TransactionResult{}, err
 			}
@@ -159,17 +160,12 @@ func (db *DB) Transaction(ctx context.Context, req gateway.TransactionRequest) (
 // planOp builds op's statements into p with its route's builder.
 func (db *DB) planOp(ctx context.Context, op gateway.TransactionOp, p *opPlan) error {
 	if op.Fetch != nil {
-		var q *fetchQuery
-		err := db.withTable(ctx, op.Fetch.Table, func(m *tableMeta) error {
-			var err error
-			q, err = buildFetch(ctx, db.catalog(), m, *op.Fetch)
-			return err
-		})
+		fp, err := db.PlanFetch(ctx, op.Fetch, nil)
 		if err != nil {
 			return err
 		}
 		p.fetch = &fetchScan{}
-		p.stmts = p.fetch.stmts(q, *op.Fetch)
+		p.stmts = p.fetch.stmts(&fp.q, fp.head)
 		return nil
 	}
 	var texts []sqlText

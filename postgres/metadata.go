@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/athena-gateway/athena/gateway"
@@ -161,9 +162,11 @@ SELECT json_build_object(
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass($1)`
 
-// schemaCache holds tableMeta per requested TableRef with a TTL. Reads take
-// a read lock only; loads of the same table are collapsed by single-flight.
-type schemaCache struct {
+// metadataCache holds tableMeta per requested TableRef with a TTL: the
+// builders' view of the catalog (introspection for clients is
+// introspect.go). Reads take a read lock only; loads of the same table are
+// collapsed by single-flight.
+type metadataCache struct {
 	ttl  time.Duration
 	load func(ctx context.Context, ref gateway.TableRef) (*tableMeta, error)
 
@@ -171,10 +174,15 @@ type schemaCache struct {
 	tables map[gateway.TableRef]*tableMeta
 	group  singleflight.Group
 	now    func() time.Time
+	// version moves whenever a cached table is replaced or dropped, so
+	// something derived from metadata (a FetchPlan) can tell it is current.
+	version atomic.Uint64
+	// joined, when set (tests only), runs when a caller joins a load.
+	joined func()
 }
 
-func newSchemaCache(ttl time.Duration, load func(context.Context, gateway.TableRef) (*tableMeta, error)) *schemaCache {
-	return &schemaCache{ttl: ttl, load: load, tables: map[gateway.TableRef]*tableMeta{}, now: time.Now}
+func newMetadataCache(ttl time.Duration, load func(context.Context, gateway.TableRef) (*tableMeta, error)) *metadataCache {
+	return &metadataCache{ttl: ttl, load: load, tables: map[gateway.TableRef]*tableMeta{}, now: time.Now}
 }
 
 // metaLoadTimeout bounds a shared catalog load: it runs detached from the
@@ -182,7 +190,7 @@ func newSchemaCache(ttl time.Duration, load func(context.Context, gateway.TableR
 const metaLoadTimeout = 10 * time.Second
 
 // table returns cached metadata or loads it.
-func (c *schemaCache) table(ctx context.Context, ref gateway.TableRef) (*tableMeta, error) {
+func (c *metadataCache) table(ctx context.Context, ref gateway.TableRef) (*tableMeta, error) {
 	c.mu.RLock()
 	m, ok := c.tables[ref]
 	c.mu.RUnlock()
@@ -193,7 +201,7 @@ func (c *schemaCache) table(ctx context.Context, ref gateway.TableRef) (*tableMe
 }
 
 // reload loads ref from the catalog, sharing the load with concurrent callers.
-func (c *schemaCache) reload(ctx context.Context, ref gateway.TableRef) (*tableMeta, error) {
+func (c *metadataCache) reload(ctx context.Context, ref gateway.TableRef) (*tableMeta, error) {
 	key := ref.Schema + "\x00" + ref.Name
 	ch := c.group.DoChan(key, func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), metaLoadTimeout)
@@ -206,9 +214,13 @@ func (c *schemaCache) reload(ctx context.Context, ref gateway.TableRef) (*tableM
 		m.loadedAt = c.now()
 		c.mu.Lock()
 		c.tables[ref] = m
+		c.version.Add(1)
 		c.mu.Unlock()
 		return m, nil
 	})
+	if c.joined != nil {
+		c.joined()
+	}
 	select {
 	case res := <-ch:
 		if res.Err != nil {
@@ -226,7 +238,7 @@ func (c *schemaCache) reload(ctx context.Context, ref gateway.TableRef) (*tableM
 // refreshIfOlder reloads ref when the cached copy is older than age; it is
 // used before answering "unknown column" so a freshly added column is seen
 // without waiting for the TTL.
-func (c *schemaCache) refreshIfOlder(ctx context.Context, ref gateway.TableRef, age time.Duration) (*tableMeta, bool, error) {
+func (c *metadataCache) refreshIfOlder(ctx context.Context, ref gateway.TableRef, age time.Duration) (*tableMeta, bool, error) {
 	c.mu.RLock()
 	m, ok := c.tables[ref]
 	c.mu.RUnlock()
@@ -239,9 +251,10 @@ func (c *schemaCache) refreshIfOlder(ctx context.Context, ref gateway.TableRef, 
 
 // invalidate drops every cached table; called after the server reported an
 // unknown relation or column, which means some cached shape is stale.
-func (c *schemaCache) invalidate() {
+func (c *metadataCache) invalidate() {
 	c.mu.Lock()
 	clear(c.tables)
+	c.version.Add(1)
 	c.mu.Unlock()
 }
 
