@@ -18,25 +18,22 @@ import (
 // response body is what the read cache stores, so a hit is one write of
 // bytes; X-Athena-Cached and X-Athena-Cache-Outcome say how it was
 // answered.
-func (s *Server) fetch(c *gin.Context) {
-	const op = "fetch"
-	res, p, ok := s.begin(c, op)
-	if !ok {
-		return
+func (s *Server) fetch(c *gin.Context) error {
+	res, p, err := s.begin(c)
+	if err != nil {
+		return err
 	}
 	body, err := s.readBody(c)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	entry, err := s.decodeFetch(body, stripNullsHeader(c))
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	req := entry.req
-	if !s.allowTable(c, p, op, req.Table) {
-		return
+	if err := s.allowTable(c, p, "fetch", req.Table); err != nil {
+		return err
 	}
 	ctx := c.Request.Context()
 	// Uncached reads still answer a cache_key identifying the read: the
@@ -54,12 +51,12 @@ func (s *Server) fetch(c *gin.Context) {
 		return fetchBody(ctx, res.DB, req, key.String())
 	})
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	c.Header("X-Athena-Cached", strconv.FormatBool(outcome.Hit()))
 	c.Header("X-Athena-Cache-Outcome", string(outcome))
 	c.Data(200, "application/json; charset=utf-8", answer)
+	return nil
 }
 
 // fetchBody runs the fetch and renders the whole success envelope.

@@ -220,7 +220,7 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 	defer closeServer(floor, log)
 	ath := newAthena(opts.databaseURL, sum.PoolConns, opts.insertRows, log)
 	defer ath.reg.Close()
-	athena, err := serve(string(scenarioAthena), ath.engine(api.AuthDeps{}))
+	athena, err := serve(string(scenarioAthena), ath.engine(api.Deps{}))
 	if err != nil {
 		return sum, err
 	}
@@ -231,7 +231,7 @@ func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (su
 		return sum, err
 	}
 	defer readCache.Close(context.Background())
-	cached, err := serve(string(scenarioCached), ath.engineWith(ath.reg, api.AuthDeps{}, readCache))
+	cached, err := serve(string(scenarioCached), ath.engineWith(ath.reg, api.Deps{}, readCache))
 	if err != nil {
 		return sum, err
 	}
