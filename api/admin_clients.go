@@ -8,38 +8,36 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/athena-gateway/athena/gateway"
-	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/registry"
 )
 
-// clientAdmin manages the client registry and wildcard routes (spec §8).
-// *registry.Registry implements it.
-type clientAdmin interface {
+// ClientAdmin manages the client registry (spec §8): /admin/clients* and
+// /admin/pools. *registry.Registry implements it.
+type ClientAdmin interface {
 	ListClients(ctx context.Context) ([]registry.ClientView, error)
 	CreateClient(ctx context.Context, in registry.ClientInput) (registry.ClientView, error)
 	PatchClient(ctx context.Context, name string, p gateway.ClientPatch) (registry.ClientView, error)
 	DeleteClient(ctx context.Context, name string) error
 	FreezeClient(ctx context.Context, name string, frozen bool) (registry.ClientView, error)
-	ListRoutes(ctx context.Context) ([]postgres.Route, error)
-	PutRoute(ctx context.Context, r postgres.Route) (postgres.Route, error)
-	DeleteRoute(ctx context.Context, key string) error
+	// Stats reports every open pool.
+	Stats() []registry.PoolStat
 }
 
 // clientNames serves GET /clients and GET /schema/clients.
-func (s *Server) clientNames(c *gin.Context) {
-	writeJSON(c, 200, map[string]any{"clients": s.clients.Names()})
+func (s *Server) clientNames(c *gin.Context) error {
+	writeJSON(c, 200, map[string]any{"clients": s.deps.Clients.Names()})
+	return nil
 }
 
 // adminListClients serves GET /admin/clients: the merged registry with
 // source, flags and failure counts; URIs redacted.
-func (s *Server) adminListClients(c *gin.Context) {
-	const op = "admin_clients"
-	views, err := s.clients.ListClients(c.Request.Context())
+func (s *Server) adminListClients(c *gin.Context) error {
+	views, err := s.deps.ClientAdmin.ListClients(c.Request.Context())
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	newSuccess("Listed clients").value("data", views).send(c, 200)
+	return nil
 }
 
 // clientBody is the JSON of POST and PATCH /admin/clients. PATCH changes
@@ -53,28 +51,11 @@ type clientBody struct {
 	Metadata  json.RawMessage `json:"metadata"`
 }
 
-// decodeAdminBody decodes a JSON object, refusing unknown keys (a typo in
-// an admin call must not silently do nothing).
-func (s *Server) decodeAdminBody(c *gin.Context, v any) error {
-	body, err := s.readBody(c)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return gateway.Errorf(gateway.CodeInvalidJSON, "invalid JSON body: %v", err)
-	}
-	return nil
-}
-
 // adminCreateClient serves POST /admin/clients (201; 409 on a duplicate).
-func (s *Server) adminCreateClient(c *gin.Context) {
-	const op = "admin_clients"
+func (s *Server) adminCreateClient(c *gin.Context) error {
 	var b clientBody
-	if err := s.decodeAdminBody(c, &b); err != nil {
-		writeError(c, s.log, op, err)
-		return
+	if err := decodeAdminBody(c, &b, false); err != nil {
+		return err
 	}
 	in := registry.ClientInput{Name: b.Name, Active: b.Active, Frozen: b.Frozen, Metadata: nullToNil(b.Metadata)}
 	if b.URI != nil {
@@ -83,129 +64,71 @@ func (s *Server) adminCreateClient(c *gin.Context) {
 	if b.URIEnvVar != nil {
 		in.URIEnvVar = *b.URIEnvVar
 	}
-	v, err := s.clients.CreateClient(c.Request.Context(), in)
+	v, err := s.deps.ClientAdmin.CreateClient(c.Request.Context(), in)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	newSuccess("Client created").value("data", v).send(c, 201)
+	return nil
 }
 
 // adminPatchClient serves PATCH /admin/clients/:name.
-func (s *Server) adminPatchClient(c *gin.Context) {
-	const op = "admin_clients"
+func (s *Server) adminPatchClient(c *gin.Context) error {
 	var b clientBody
-	if err := s.decodeAdminBody(c, &b); err != nil {
-		writeError(c, s.log, op, err)
-		return
+	if err := decodeAdminBody(c, &b, false); err != nil {
+		return err
 	}
 	if b.Name != "" && b.Name != c.Param("name") {
-		writeError(c, s.log, op, gateway.Errorf(gateway.CodeInvalidClient, "a client cannot be renamed; delete it and create the new name"))
-		return
+		return gateway.Errorf(gateway.CodeInvalidClient, "a client cannot be renamed; delete it and create the new name")
 	}
 	ch := gateway.ClientPatch{URI: b.URI, URIEnvVar: b.URIEnvVar, Active: b.Active, Frozen: b.Frozen, Metadata: nullToNil(b.Metadata)}
-	v, err := s.clients.PatchClient(c.Request.Context(), c.Param("name"), ch)
+	v, err := s.deps.ClientAdmin.PatchClient(c.Request.Context(), c.Param("name"), ch)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	newSuccess("Client updated").value("data", v).send(c, 200)
+	return nil
 }
 
 // adminDeleteClient serves DELETE /admin/clients/:name (soft delete; a
 // client defined in the config file is 409).
-func (s *Server) adminDeleteClient(c *gin.Context) {
-	const op = "admin_clients"
+func (s *Server) adminDeleteClient(c *gin.Context) error {
 	name := c.Param("name")
-	if err := s.clients.DeleteClient(c.Request.Context(), name); err != nil {
-		writeError(c, s.log, op, err)
-		return
+	if err := s.deps.ClientAdmin.DeleteClient(c.Request.Context(), name); err != nil {
+		return err
 	}
 	newSuccess("Client deleted").value("data", map[string]any{"client_name": name, "deleted": true}).send(c, 200)
+	return nil
 }
 
 // adminFreezeClient serves PUT /admin/clients/:name/freeze with an
 // optional {"frozen": bool} (default true). A frozen client answers 503
 // client_frozen until thawed.
-func (s *Server) adminFreezeClient(c *gin.Context) {
-	const op = "admin_clients"
-	body, err := s.readBody(c)
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
+func (s *Server) adminFreezeClient(c *gin.Context) error {
 	var b struct {
 		Frozen *bool `json:"frozen"`
 	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&b); err != nil {
-			writeError(c, s.log, op, gateway.Errorf(gateway.CodeInvalidJSON, "invalid JSON body: %v", err))
-			return
-		}
+	if err := decodeAdminBody(c, &b, true); err != nil {
+		return err
 	}
 	frozen := b.Frozen == nil || *b.Frozen
-	v, err := s.clients.FreezeClient(c.Request.Context(), c.Param("name"), frozen)
+	v, err := s.deps.ClientAdmin.FreezeClient(c.Request.Context(), c.Param("name"), frozen)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	msg := "Client frozen"
 	if !frozen {
 		msg = "Client unfrozen"
 	}
 	newSuccess(msg).value("data", v).send(c, 200)
+	return nil
 }
 
 // adminPools serves GET /admin/pools: per-pool size, idle, in use, acquire
 // counts and waits.
-func (s *Server) adminPools(c *gin.Context) {
-	newSuccess("Listed pools").value("data", s.clients.Stats()).send(c, 200)
-}
-
-// adminListRoutes serves GET /admin/routes (wildcard host routes).
-func (s *Server) adminListRoutes(c *gin.Context) {
-	const op = "admin_routes"
-	routes, err := s.clients.ListRoutes(c.Request.Context())
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	newSuccess("Listed routes").value("data", routes).send(c, 200)
-}
-
-// adminPutRoute serves PUT /admin/routes/:key with
-// {"client_name", "is_active" (default true), "description"}.
-func (s *Server) adminPutRoute(c *gin.Context) {
-	const op = "admin_routes"
-	var b struct {
-		Client      string `json:"client_name"`
-		Active      *bool  `json:"is_active"`
-		Description string `json:"description"`
-	}
-	if err := s.decodeAdminBody(c, &b); err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	rt := postgres.Route{Key: c.Param("key"), Client: b.Client, Active: b.Active == nil || *b.Active, Description: b.Description}
-	out, err := s.clients.PutRoute(c.Request.Context(), rt)
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	newSuccess("Route saved").value("data", out).send(c, 200)
-}
-
-// adminDeleteRoute serves DELETE /admin/routes/:key.
-func (s *Server) adminDeleteRoute(c *gin.Context) {
-	const op = "admin_routes"
-	key := c.Param("key")
-	if err := s.clients.DeleteRoute(c.Request.Context(), key); err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	newSuccess("Route deleted").value("data", map[string]any{"route_key": key, "deleted": true}).send(c, 200)
+func (s *Server) adminPools(c *gin.Context) error {
+	newSuccess("Listed pools").value("data", s.deps.ClientAdmin.Stats()).send(c, 200)
+	return nil
 }
 
 // nullToNil treats "metadata": null as absent.

@@ -70,7 +70,7 @@ func newControlPlaneHarness(t *testing.T) *harness {
 	h.adminKey = testAdminKey
 	a := auth.New(nil, auth.Options{AdminKey: testAdminKey})
 	t.Cleanup(a.Close)
-	h.engine = New(reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Auth: AuthDeps{Auth: a}}, log)
+	h.engine = New(registryDeps(reg, a), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits()}, log)
 	return h
 }
 

@@ -13,69 +13,54 @@ import (
 	"github.com/athena-gateway/athena/postgres"
 )
 
-// statsStore is the statistics store of the logging database, or an error
-// (503 backend_unavailable) when none is configured.
-func (s *Server) statsStore() (*postgres.StatsStore, error) {
-	if cp, ok := s.clients.(controlPlane); ok {
-		if pool := cp.ControlPlane(); pool != nil {
-			return postgres.NewStatsStore(pool), nil
-		}
-	}
-	return nil, gateway.Errorf(gateway.CodeBackendUnavailable, "statistics need the logging database (control plane), which is not configured")
+// StatsReader reads the statistics of the logging database for the
+// /admin/clients/*statistics* routes. *postgres.StatsStore implements it.
+type StatsReader interface {
+	ListClients(ctx context.Context) ([]postgres.ClientStats, error)
+	Client(ctx context.Context, name string) (*postgres.ClientStats, []postgres.TableStats, error)
+	Drilldown(ctx context.Context, q postgres.Drilldown) ([]postgres.OperationLogRow, error)
 }
+
+// errNoStats answers the statistics routes without a logging database.
+var errNoStats = gateway.Errorf(gateway.CodeBackendUnavailable, "statistics need the logging database (control plane), which is not configured")
+
+// errNoStatsRefresh answers the refresh route without Temporal.
+var errNoStatsRefresh = gateway.Errorf(gateway.CodeBackendUnavailable, "statistics refresh runs as a Temporal workflow, and this gateway has no Temporal client configured")
 
 // adminListStatistics serves GET /admin/clients/statistics: every
 // client_statistics row.
-func (s *Server) adminListStatistics(c *gin.Context) {
-	const op = "admin_statistics"
-	st, err := s.statsStore()
+func (s *Server) adminListStatistics(c *gin.Context) error {
+	rows, err := s.deps.Stats.ListClients(c.Request.Context())
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	rows, err := st.ListClients(c.Request.Context())
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	if rows == nil {
 		rows = []postgres.ClientStats{}
 	}
 	newSuccess("Listed client statistics").value("data", rows).send(c, 200)
+	return nil
 }
 
 // adminClientStatistics serves GET /admin/clients/:name/statistics: the
 // client's totals (zeros when it has none yet) and its per-table,
 // per-operation rows.
-func (s *Server) adminClientStatistics(c *gin.Context) {
-	const op = "admin_statistics"
-	st, err := s.statsStore()
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
+func (s *Server) adminClientStatistics(c *gin.Context) error {
 	name := c.Param("name")
-	one, tables, err := st.Client(c.Request.Context(), name)
+	one, tables, err := s.deps.Stats.Client(c.Request.Context(), name)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	if one == nil {
 		one = &postgres.ClientStats{Client: name}
 	}
 	newSuccess("Fetched client statistics").value("data", map[string]any{"client": one, "tables": tables}).send(c, 200)
+	return nil
 }
 
 // adminStatisticsDrilldown serves GET
 // /admin/clients/:name/statistics/drilldown?table_name=&operation=&status=all|errors&limit&offset:
 // the client's operation log rows, newest first.
-func (s *Server) adminStatisticsDrilldown(c *gin.Context) {
-	const op = "admin_statistics"
-	st, err := s.statsStore()
-	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
+func (s *Server) adminStatisticsDrilldown(c *gin.Context) error {
 	q := postgres.Drilldown{
 		Client:    c.Param("name"),
 		Table:     strings.TrimSpace(c.Query("table_name")),
@@ -86,24 +71,22 @@ func (s *Server) adminStatisticsDrilldown(c *gin.Context) {
 	case "errors":
 		q.ErrorsOnly = true
 	default:
-		writeError(c, s.log, op, gateway.Errorf(gateway.CodeInvalidValue, "status must be all or errors, not %q", status))
-		return
+		return gateway.Errorf(gateway.CodeInvalidValue, "status must be all or errors, not %q", status)
 	}
+	var err error
 	if q.Limit, err = queryInt(c, "limit", 100, 1, postgres.MaxDrilldownLimit); err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	if q.Offset, err = queryInt(c, "offset", 0, 0, 1<<31-1); err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
-	rows, err := st.Drilldown(c.Request.Context(), q)
+	rows, err := s.deps.Stats.Drilldown(c.Request.Context(), q)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	newSuccess("Fetched operation log rows").value("data", rows).
 		int("limit", int64(q.Limit)).int("offset", int64(q.Offset)).send(c, 200)
+	return nil
 }
 
 // queryInt reads an integer query parameter in [lo, hi], def when absent.
@@ -120,10 +103,21 @@ func queryInt(c *gin.Context, key string, def, lo, hi int) (int, error) {
 }
 
 // StatsRefresher starts the StatsRefresh workflow, which rebuilds the
-// statistics from the logs, or joins the one already running, and returns
-// its execution. The app wires it to the Temporal client; an error means the
-// workflow service did not take the start.
-type StatsRefresher func(ctx context.Context) (StatsRefreshRun, error)
+// statistics from the logs, or joins the one already running. The app
+// implements it over the Temporal client.
+type StatsRefresher interface {
+	// StartStatsRefresh returns the execution; an error means the
+	// workflow service did not take the start.
+	StartStatsRefresh(ctx context.Context) (StatsRefreshRun, error)
+}
+
+// StatsRefresherFunc is a function that is a StatsRefresher.
+type StatsRefresherFunc func(ctx context.Context) (StatsRefreshRun, error)
+
+// StartStatsRefresh calls f.
+func (f StatsRefresherFunc) StartStatsRefresh(ctx context.Context) (StatsRefreshRun, error) {
+	return f(ctx)
+}
 
 // StatsRefreshRun is one StatsRefresh execution; the SDK's
 // client.WorkflowRun satisfies it.
@@ -170,60 +164,48 @@ type statsRefreshDone struct {
 // starting a second one. With wait=true it waits for the rebuild, bounded
 // by the request and statsRefreshMaxWait, and answers 200 with the counts
 // (202 as above when the wait ends first).
-func (s *Server) adminRefreshStatistics(c *gin.Context) {
-	const op = "admin_statistics"
+func (s *Server) adminRefreshStatistics(c *gin.Context) error {
 	wait, err := queryBool(c, "wait")
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	if _, err := s.statsStore(); err != nil {
-		writeError(c, s.log, op, err)
-		return
-	}
-	if s.opts.StatsRefresh == nil {
-		writeError(c, s.log, op, gateway.Errorf(gateway.CodeBackendUnavailable, "statistics refresh runs as a Temporal workflow, and this gateway has no Temporal client configured"))
-		return
+		return err
 	}
 	ctx := c.Request.Context()
-	run, err := s.opts.StatsRefresh(ctx)
+	run, err := s.deps.StatsRefresh.StartStatsRefresh(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "start statistics refresh workflow", "err", err)
-		writeError(c, s.log, op, &gateway.Error{
+		return &gateway.Error{
 			Code:       gateway.CodeBackendUnavailable,
 			Message:    "statistics refresh could not be started",
 			Detail:     "the workflow service (Temporal) is unavailable; retry shortly",
 			RetryAfter: statsRefreshRetryAfter,
-		})
-		return
+		}
 	}
 	started := statsRefreshStarted{WorkflowID: run.GetID(), RunID: run.GetRunID()}
-	running := func(msg string) {
+	running := func(msg string) error {
 		newSuccess(fmt.Sprintf("%s as Temporal workflow %s (run %s); watch it in the Temporal UI, or POST again with ?wait=true to wait for its counts", msg, started.WorkflowID, started.RunID)).
 			value("data", started).send(c, 202)
+		return nil
 	}
 	if !wait {
-		running("Statistics refresh running")
-		return
+		return running("Statistics refresh running")
 	}
 	wctx, cancel := context.WithTimeout(ctx, statsRefreshMaxWait)
 	defer cancel()
 	var res postgres.RebuildResult
 	if err := run.Get(wctx, &res); err != nil {
 		if wctx.Err() != nil { // the wait ended first; the workflow goes on
-			running("Statistics refresh still running")
-			return
+			return running("Statistics refresh still running")
 		}
 		s.log.WarnContext(ctx, "statistics refresh workflow", "workflow_id", started.WorkflowID, "run_id", started.RunID, "err", err)
-		writeError(c, s.log, op, (&gateway.Error{
+		return (&gateway.Error{
 			Code:       gateway.CodeBackendUnavailable,
 			Message:    "statistics refresh did not complete",
 			Detail:     fmt.Sprintf("workflow %s (run %s) failed or its result could not be read; see it in the Temporal UI", started.WorkflowID, started.RunID),
 			RetryAfter: statsRefreshRetryAfter,
-		}).WithDetail("workflow_id", started.WorkflowID).WithDetail("run_id", started.RunID))
-		return
+		}).WithDetail("workflow_id", started.WorkflowID).WithDetail("run_id", started.RunID)
 	}
 	newSuccess("Rebuilt client statistics from the logs").value("data", statsRefreshDone{res, started}).send(c, 200)
+	return nil
 }
 
 // queryBool reads a boolean query parameter, false when absent.

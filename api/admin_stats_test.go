@@ -102,7 +102,7 @@ func TestAdminStatisticsWithoutControlPlane(t *testing.T) {
 	h.adminKey = testAdminKey
 	a := auth.New(nil, auth.Options{AdminKey: testAdminKey})
 	t.Cleanup(a.Close)
-	h.engine = New(h.reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Auth: AuthDeps{Auth: a}}, slog.New(slog.DiscardHandler))
+	h.engine = New(registryDeps(h.reg, a), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits()}, slog.New(slog.DiscardHandler))
 	h.do("GET", "/admin/clients/statistics", "", "").want(t, 503)
 	// The rebuild needs the logging database too: nothing is started.
 	h.engine = h.statsRefreshEngine(func(context.Context) (StatsRefreshRun, error) {
@@ -136,7 +136,7 @@ func (r fakeRefreshRun) Get(ctx context.Context, valuePtr any) error {
 
 // inProcessRefresh is a StatsRefresher whose "workflow" rebuilds st when
 // waited for, as the RebuildStats activity would.
-func inProcessRefresh(st *postgres.StatsStore) StatsRefresher {
+func inProcessRefresh(st *postgres.StatsStore) StatsRefresherFunc {
 	return func(context.Context) (StatsRefreshRun, error) {
 		return fakeRefreshRun{id: "stats-refresh/all", runID: "run-1", get: func(ctx context.Context) (workflows.StatsRefreshResult, error) {
 			r, err := st.Rebuild(ctx)
@@ -147,7 +147,7 @@ func inProcessRefresh(st *postgres.StatsStore) StatsRefresher {
 
 // statsRefreshEngine is h's engine with refresh as Options.StatsRefresh,
 // logging to log (nil: discarded).
-func (h *harness) statsRefreshEngine(refresh StatsRefresher, log *slog.Logger) *gin.Engine {
+func (h *harness) statsRefreshEngine(refresh StatsRefresherFunc, log *slog.Logger) *gin.Engine {
 	h.t.Helper()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -155,7 +155,7 @@ func (h *harness) statsRefreshEngine(refresh StatsRefresher, log *slog.Logger) *
 	a := auth.New(nil, auth.Options{AdminKey: testAdminKey})
 	h.t.Cleanup(a.Close)
 	h.adminKey = testAdminKey
-	return New(h.reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Auth: AuthDeps{Auth: a}, StatsRefresh: refresh}, log)
+	return New(withRefresh(registryDeps(h.reg, a), refresh), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits()}, log)
 }
 
 func TestAdminRefreshStatistics(t *testing.T) {

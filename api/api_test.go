@@ -101,7 +101,7 @@ func newHarness(t testing.TB) *harness {
 	t.Cleanup(reg.Close)
 	lim := gateway.DefaultLimits()
 	lim.MaxInsertRows = 2000
-	engine := New(reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: lim}, log)
+	engine := New(registryDeps(reg, nil), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: lim}, log)
 	return &harness{t: t, engine: engine, reg: reg, schema: schema}
 }
 

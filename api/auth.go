@@ -1,7 +1,6 @@
 package api
 
 import (
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -9,30 +8,13 @@ import (
 
 	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/gateway"
-	"github.com/athena-gateway/athena/postgres"
 )
 
-// AuthDeps is what the HTTP layer needs for API keys (spec §1.2).
-type AuthDeps struct {
-	// Auth checks keys and rights. Nil means no key store is configured:
-	// gateway routes run anonymously and every admin route is refused.
-	Auth *auth.Authenticator
-	// Keys serves the /admin/api-key* routes; nil answers them with 503.
-	Keys *postgres.KeyStore
-}
-
-// keyAuth is the HTTP face of package auth: it reads key headers, calls the
-// Authenticator and writes error envelopes. Server embeds it, so handlers
-// call s.authenticate, s.authorize and s.requireAdmin directly. A nil
-// *keyAuth behaves like empty AuthDeps.
-type keyAuth struct {
-	deps   AuthDeps
-	logger *slog.Logger
-}
-
-func newKeyAuth(deps AuthDeps, log *slog.Logger) *keyAuth {
-	return &keyAuth{deps: deps, logger: log}
-}
+// The HTTP face of package auth: reading key headers, calling the
+// Authenticator (Deps.Auth) and returning its refusals, which the route's
+// adapter writes under the step "auth" (or "admin" for the admin check).
+// With no Authenticator the gateway routes run anonymously and the admin
+// API is closed.
 
 // principalKey is where authenticate leaves the Principal on the gin
 // context, for handlers that authorize more than once (transactions).
@@ -52,13 +34,13 @@ const (
 // token counts only when it looks like an Athena key (ath_ prefix) or is the
 // admin key: auth adapters forward end-user JWTs in Authorization, and those
 // must not be mistaken for a bad API key.
-func (k *keyAuth) presentedKey(r *http.Request) string {
+func presentedKey(a *auth.Authenticator, r *http.Request) string {
 	for _, h := range [...]string{headerAthenaKey, headerAPIKey, headerXAPIKey} {
 		if v := strings.TrimSpace(r.Header.Get(h)); v != "" {
 			return v
 		}
 	}
-	if tok := bearerToken(r); tok != "" && (strings.HasPrefix(tok, auth.KeyPrefix) || k.authn().IsAdmin(tok)) {
+	if tok := bearerToken(r); tok != "" && (strings.HasPrefix(tok, auth.KeyPrefix) || a.IsAdmin(tok)) {
 		return tok
 	}
 	return ""
@@ -74,32 +56,17 @@ func bearerToken(r *http.Request) string {
 	return strings.TrimSpace(v[7:])
 }
 
-// authn returns the Authenticator, or nil.
-func (k *keyAuth) authn() *auth.Authenticator {
-	if k == nil {
-		return nil
-	}
-	return k.deps.Auth
-}
-
-func (k *keyAuth) log() *slog.Logger {
-	if k == nil {
-		return nil
-	}
-	return k.logger
-}
-
 // authenticate decides whether the request may run against client (the
 // resolved client name; "" for none). Call it before reading the body, so
-// an unauthenticated caller gets 401 even with bad JSON. On failure it has
-// written the error envelope (401, 403 or 503) and returns false. It
-// records the key's public id in the request's gateway.RequestInfo.
-func (k *keyAuth) authenticate(c *gin.Context, client string) (auth.Principal, bool) {
-	a := k.authn()
+// an unauthenticated caller gets 401 even with bad JSON. It fails with 401,
+// 403 or 503, and records the key's public id in the request's
+// gateway.RequestInfo.
+func (s *Server) authenticate(c *gin.Context, client string) (auth.Principal, error) {
+	a := s.deps.Auth
 	if a == nil {
 		p := auth.Principal{Anonymous: true}
 		c.Set(principalKey, p)
-		return p, true
+		return p, nil
 	}
 	var p auth.Principal
 	var err error
@@ -112,45 +79,34 @@ func (k *keyAuth) authenticate(c *gin.Context, client string) (auth.Principal, b
 			err = gateway.Errorf(gateway.CodeUnauthorized, "invalid admin key")
 		}
 	} else {
-		p, err = a.Authenticate(c.Request.Context(), k.presentedKey(c.Request), client)
+		p, err = a.Authenticate(c.Request.Context(), presentedKey(a, c.Request), client)
 	}
 	if err != nil {
-		writeError(c, k.log(), "auth", err)
-		return auth.Principal{}, false
+		return auth.Principal{}, inStep("auth", err)
 	}
 	if info := gateway.RequestInfoFrom(c.Request.Context()); info != nil {
 		info.KeyID = p.KeyID
 	}
 	c.Set(principalKey, p)
-	return p, true
+	return p, nil
 }
 
-// authorize checks a fixed right (auth.RightQuery, auth.RightRPC, …). On
-// failure it has written 403 naming the right and returns false.
-func (k *keyAuth) authorize(c *gin.Context, p auth.Principal, right string) bool {
-	a := k.authn()
-	if a == nil {
-		return true
+// authorize checks a fixed right (auth.RightQuery, auth.RightRPC, …): 403
+// naming the right when it is missing.
+func (s *Server) authorize(p auth.Principal, right string) error {
+	if s.deps.Auth == nil {
+		return nil
 	}
-	if err := a.Authorize(p, right); err != nil {
-		writeError(c, k.log(), "auth", err)
-		return false
-	}
-	return true
+	return inStep("auth", s.deps.Auth.Authorize(p, right))
 }
 
 // authorizeTable checks the right for action on table (see auth.AllowsTable
 // for how schema-qualified names fall back to gateway.<action>).
-func (k *keyAuth) authorizeTable(c *gin.Context, p auth.Principal, table gateway.TableRef, action auth.Action) bool {
-	a := k.authn()
-	if a == nil {
-		return true
+func (s *Server) authorizeTable(p auth.Principal, table gateway.TableRef, action auth.Action) error {
+	if s.deps.Auth == nil {
+		return nil
 	}
-	if err := a.AuthorizeTable(p, table.Schema, table.Name, action); err != nil {
-		writeError(c, k.log(), "auth", err)
-		return false
-	}
-	return true
+	return inStep("auth", s.deps.Auth.AuthorizeTable(p, table.Schema, table.Name, action))
 }
 
 // principalFrom returns the Principal authenticate stored, if any.
@@ -163,33 +119,24 @@ func principalFrom(c *gin.Context) (auth.Principal, bool) {
 	return p, ok
 }
 
-// requireAdmin is gin middleware guarding /admin/*, /clients and
-// /schema/clients: only the admin key passes. No key → 401; a valid tenant
-// key → 403; anything else → 401. With no admin key configured every
-// request is refused (401 without a key, 403 with one): the admin API is
-// never open.
-func (k *keyAuth) requireAdmin(c *gin.Context) {
-	if !k.checkAdmin(c) {
-		return
-	}
-	c.Next()
-}
-
-// adminOnly wraps a handler with the admin check, for route tables that
-// take one handler per route.
-func (k *keyAuth) adminOnly(h gin.HandlerFunc) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if k.checkAdmin(c) {
-			h(c)
+// adminOnly guards h with the admin check (/admin/*, /clients and
+// /schema/clients).
+func (s *Server) adminOnly(h handlerFunc) handlerFunc {
+	return func(c *gin.Context) error {
+		if err := s.checkAdmin(c); err != nil {
+			return err
 		}
+		return h(c)
 	}
 }
 
-// checkAdmin writes the refusal and returns false unless the request
-// carries the admin key (X-Athena-Admin-Key or any key header).
-func (k *keyAuth) checkAdmin(c *gin.Context) bool {
-	const op = "admin"
-	a := k.authn()
+// checkAdmin fails unless the request carries the admin key
+// (X-Athena-Admin-Key or any key header): no key → 401; a valid tenant key
+// → 403; anything else → 401. With no admin key configured every request
+// is refused (401 without a key, 403 with one): the admin API is never
+// open.
+func (s *Server) checkAdmin(c *gin.Context) error {
+	a := s.deps.Auth
 	var presented []string
 	if v := strings.TrimSpace(c.GetHeader(headerAdminKey)); v != "" {
 		presented = append(presented, v)
@@ -203,19 +150,17 @@ func (k *keyAuth) checkAdmin(c *gin.Context) bool {
 		presented = append(presented, tok)
 	}
 	if len(presented) == 0 {
-		writeError(c, k.log(), op, gateway.Errorf(gateway.CodeUnauthorized, "admin key required"))
-		return false
+		return inStep("admin", gateway.Errorf(gateway.CodeUnauthorized, "admin key required"))
 	}
 	if a == nil || !a.AdminConfigured() {
-		writeError(c, k.log(), op, gateway.Errorf(gateway.CodeForbidden, "admin API disabled: no admin key is configured (ATHENA_ADMIN_KEY)"))
-		return false
+		return inStep("admin", gateway.Errorf(gateway.CodeForbidden, "admin API disabled: no admin key is configured (ATHENA_ADMIN_KEY)"))
 	}
 	for _, v := range presented {
 		if a.IsAdmin(v) {
 			if info := gateway.RequestInfoFrom(c.Request.Context()); info != nil {
 				info.KeyID = auth.AdminKeyID
 			}
-			return true
+			return nil
 		}
 	}
 	for _, v := range presented {
@@ -223,10 +168,8 @@ func (k *keyAuth) checkAdmin(c *gin.Context) bool {
 			continue
 		}
 		if _, err := a.Verify(c.Request.Context(), v); err == nil {
-			writeError(c, k.log(), op, gateway.Errorf(gateway.CodeForbidden, "admin key required: API keys cannot use admin routes"))
-			return false
+			return inStep("admin", gateway.Errorf(gateway.CodeForbidden, "admin key required: API keys cannot use admin routes"))
 		}
 	}
-	writeError(c, k.log(), op, gateway.Errorf(gateway.CodeUnauthorized, "invalid admin key"))
-	return false
+	return inStep("admin", gateway.Errorf(gateway.CodeUnauthorized, "invalid admin key"))
 }

@@ -110,42 +110,33 @@ func newKeyEnv(t testing.TB, pool *pgxpool.Pool, opts auth.Options) *keyEnv {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := gin.New()
 	e.ContextWithFallback = true
-	s := &Server{log: log, opts: Options{BodyLimitBytes: 1 << 20}}
+	s := newServer(Deps{Auth: a, APIKeys: store}, Options{BodyLimitBytes: 1 << 20}, log)
 	e.Use(s.requestID, s.recoverPanic)
-	k := newKeyAuth(AuthDeps{Auth: a, Keys: store}, log)
-	registerKeyTestRoutes(e, s, k)
+	registerKeyTestRoutes(e, s)
 	return &keyEnv{harness: &harness{t: t, engine: e}, store: store, auth: a, pool: pool, clock: clk}
 }
 
-// registerKeyTestRoutes mirrors the admin route lines of routes.go, plus a
-// probe route standing in for a gateway handler: authenticate for the
-// client, then read and decode the body, then authorize.
-func registerKeyTestRoutes(e *gin.Engine, s *Server, k *keyAuth) {
-	e.GET("/admin/api-keys", k.adminOnly(k.listAPIKeys))
-	e.POST("/admin/api-keys", k.adminOnly(k.createAPIKey))
-	e.DELETE("/admin/api-keys/:id", k.adminOnly(k.revokeAPIKey))
-	e.PATCH("/admin/api-keys/:id", k.adminOnly(k.patchAPIKey))
-	e.GET("/admin/api-key-rights", k.adminOnly(k.listAPIKeyRights))
-	e.POST("/admin/api-key-rights", k.adminOnly(k.addAPIKeyRight))
-	e.DELETE("/admin/api-key-rights", k.adminOnly(k.removeAPIKeyRight))
-	e.GET("/admin/api-key-config", k.adminOnly(k.getAPIKeyConfig))
-	e.PUT("/admin/api-key-config", k.adminOnly(k.putAPIKeyConfig))
-	e.GET("/admin/api-key-clients", k.adminOnly(k.listAPIKeyClients))
-	e.PUT("/admin/api-key-clients/:client", k.adminOnly(k.putAPIKeyClient))
-	e.DELETE("/admin/api-key-clients/:client", k.adminOnly(k.deleteAPIKeyClient))
-	// As middleware, the way /clients and /schema/clients are guarded.
-	e.GET("/clients", k.requireAdmin, func(c *gin.Context) { c.JSON(200, gin.H{"clients": []string{}}) })
-
-	e.POST("/probe", func(c *gin.Context) {
+// registerKeyTestRoutes registers the admin key routes of routes.go and
+// /clients behind the admin check, plus a probe route standing in for a
+// gateway handler: authenticate for the client, then read and decode the
+// body, then authorize.
+func registerKeyTestRoutes(e *gin.Engine, s *Server) {
+	routes := append(s.apiKeyRoutes(), route{[]string{get}, "/clients", "admin_clients", "", func(c *gin.Context) error {
+		c.JSON(200, gin.H{"clients": []string{}})
+		return nil
+	}})
+	for i := range routes {
+		routes[i].handler = s.adminOnly(routes[i].handler)
+	}
+	routes = append(routes, route{[]string{post}, "/probe", "probe", "", func(c *gin.Context) error {
 		client := strings.TrimSpace(c.GetHeader("X-Athena-Client"))
-		p, ok := k.authenticate(c, client)
-		if !ok {
-			return
+		p, err := s.authenticate(c, client)
+		if err != nil {
+			return err
 		}
 		body, err := s.readBody(c)
 		if err != nil {
-			writeError(c, s.log, "probe", err)
-			return
+			return err
 		}
 		var req struct {
 			Table  string `json:"table_name"`
@@ -154,21 +145,24 @@ func registerKeyTestRoutes(e *gin.Engine, s *Server, k *keyAuth) {
 			Right  string `json:"right"`
 		}
 		if err := json.Unmarshal(body, &req); err != nil {
-			writeError(c, s.log, "probe", gateway.Errorf(gateway.CodeInvalidJSON, "invalid JSON"))
-			return
+			return gateway.Errorf(gateway.CodeInvalidJSON, "invalid JSON")
 		}
-		if req.Right != "" && !k.authorize(c, p, req.Right) {
-			return
+		if req.Right != "" {
+			if err := s.authorize(p, req.Right); err != nil {
+				return err
+			}
 		}
 		if req.Table != "" {
 			action, _ := auth.ActionFor(req.Action)
-			if !k.authorizeTable(c, p, gateway.TableRef{Schema: req.Schema, Name: req.Table}, action) {
-				return
+			if err := s.authorizeTable(p, gateway.TableRef{Schema: req.Schema, Name: req.Table}, action); err != nil {
+				return err
 			}
 		}
 		info := gateway.RequestInfoFrom(c.Request.Context())
 		writeJSON(c, 200, gin.H{"key_id": p.KeyID, "info_key_id": info.KeyID, "anonymous": p.Anonymous, "admin": p.Admin})
-	})
+		return nil
+	}})
+	s.register(e, routes)
 }
 
 // setEnforce sets the global switch and drops the cached configuration.
@@ -380,10 +374,9 @@ func TestNoAuthenticatorConfigured(t *testing.T) {
 	gin.SetMode(gin.TestMode)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := gin.New()
-	s := &Server{log: log, opts: Options{BodyLimitBytes: 1 << 20}}
+	s := newServer(Deps{}, Options{BodyLimitBytes: 1 << 20}, log) // nothing wired
 	e.Use(s.requestID)
-	var k *keyAuth // what Server embeds when nothing is wired
-	registerKeyTestRoutes(e, s, k)
+	registerKeyTestRoutes(e, s)
 	h := &harness{t: t, engine: e}
 	h.do("POST", "/probe", "app", `{"right":"gateway.query"}`).want(t, 200)
 	h.do("GET", "/admin/api-keys", "", "").wantCode(t, 401, gateway.CodeUnauthorized)

@@ -53,7 +53,7 @@ func (h *harness) engineOn(t testing.TB, c *cache.Cache) *gin.Engine {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := registry.New(cfg, log)
 	t.Cleanup(reg.Close)
-	return New(reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Cache: c}, log)
+	return New(registryDeps(reg, nil), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Cache: c}, log)
 }
 
 // newTestCache builds a cache (over rdb when not nil) closed at cleanup.
@@ -438,7 +438,7 @@ func TestCacheSingleFlight(t *testing.T) {
 	t.Cleanup(pool.Close)
 	c := newTestCache(t, nil, cache.Options{})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := New(tracedClients{h.reg, postgres.New(pool, postgres.Options{})}, Options{BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Cache: c}, log)
+	e := New(Deps{Clients: tracedClients{h.reg, postgres.New(pool, postgres.Options{})}}, Options{BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Cache: c}, log)
 
 	// Warm the table metadata with a different read, then count from zero.
 	if r := call(t, e, "/gateway/fetch", `{"table_name":"users","limit":2}`); r.Status != 200 {

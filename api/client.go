@@ -70,19 +70,19 @@ func (s *Server) resolve(c *gin.Context, allowDirect bool) (Resolution, error) {
 	if allowDirect {
 		for _, h := range directHeaders {
 			if v := strings.TrimSpace(c.GetHeader(h)); v != "" {
-				db, d, err := s.clients.Direct(c.Request.Context(), v)
+				db, d, err := s.deps.Clients.Direct(c.Request.Context(), v)
 				return Resolution{DB: db, Direct: true, Keyless: d.Keyless, Scope: d.ID}, err
 			}
 		}
 	}
 	if name := strings.TrimSpace(c.GetHeader("X-Athena-Client")); name != "" {
-		db, err := s.clients.Lookup(name)
+		db, err := s.deps.Clients.Lookup(name)
 		return Resolution{DB: db, Client: name, Scope: name}, err
 	}
-	if db, client, err := s.clients.LookupHost(c.Request.Host); err != nil || client != "" {
+	if db, client, err := s.deps.Clients.LookupHost(c.Request.Host); err != nil || client != "" {
 		return Resolution{DB: db, Client: client, Scope: client}, err
 	}
-	_, err := s.clients.Lookup("") // missing_client_header, worded in one place
+	_, err := s.deps.Clients.Lookup("") // missing_client_header, worded in one place
 	return Resolution{}, err
 }
 

@@ -7,21 +7,19 @@ import (
 )
 
 // delete serves DELETE|POST /gateway/delete (spec §3.5).
-func (s *Server) delete(c *gin.Context) {
-	const op = "delete"
-	res, p, req, ok := decoded(s, c, op, func(body []byte) (gateway.DeleteRequest, error) {
+func (s *Server) delete(c *gin.Context) error {
+	res, p, req, err := decoded(s, c, func(body []byte) (gateway.DeleteRequest, error) {
 		return gateway.DecodeDelete(body, s.opts.Limits)
 	})
-	if !ok {
-		return
+	if err != nil {
+		return err
 	}
-	if !s.allowTable(c, p, op, req.Table) {
-		return
+	if err := s.allowTable(c, p, "delete", req.Table); err != nil {
+		return err
 	}
 	out, err := res.DB.Delete(c.Request.Context(), req)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	s.invalidate(c.Request.Context(), res, req.Table)
 	newSuccess("Data deleted successfully").
@@ -29,4 +27,5 @@ func (s *Server) delete(c *gin.Context) {
 		int("count", out.Affected).
 		int("affected_rows", out.Affected).
 		send(c, 200)
+	return nil
 }

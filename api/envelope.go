@@ -27,8 +27,9 @@ type errorData struct {
 	Details   map[string]any `json:"details"`
 }
 
-// writeError is the one function that writes error responses. Internal
-// errors are logged here (with the request id) and never shown to clients.
+// writeError is the one function that writes error responses; handlers
+// return errors and Server.handle calls it. Internal errors are logged here
+// (with the request id) and never shown to clients.
 func writeError(c *gin.Context, log *slog.Logger, op string, err error) {
 	// MapError passes domain errors through and turns pgx/PostgreSQL errors
 	// into codes; anything else becomes internal_error.

@@ -11,28 +11,26 @@ import (
 	"github.com/athena-gateway/athena/gateway"
 )
 
-// fetch serves POST /gateway/fetch and /gateway/data (spec §3.2): decode,
-// check the table right, then one call to the read path (package fetch),
-// whose answer is the whole response body; X-Athena-Cached and
-// X-Athena-Cache-Outcome say how it was answered.
-func (s *Server) fetch(c *gin.Context) {
-	const op = "fetch"
-	res, p, ok := s.begin(c, op)
-	if !ok {
-		return
+// fetch serves POST /gateway/fetch and /gateway/data (spec §3.2). The whole
+// response body is what the read cache stores, so a hit is one write of
+// bytes; X-Athena-Cached and X-Athena-Cache-Outcome say how it was
+// answered.
+func (s *Server) fetch(c *gin.Context) error {
+	res, p, err := s.begin(c)
+	if err != nil {
+		return err
 	}
 	body, err := s.readBody(c)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	entry, err := s.decodeFetch(body, stripNullsHeader(c))
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
-	if !s.allowTable(c, p, op, entry.req.Table) {
-		return
+	req := entry.req
+	if err := s.allowTable(c, p, "fetch", req.Table); err != nil {
+		return err
 	}
 	norm, _ := entry.normalised() // nil when it cannot be encoded: not cached
 	answer, err := fetch.Reader{Cache: s.cache}.Read(c.Request.Context(), fetch.Input{
@@ -40,12 +38,12 @@ func (s *Server) fetch(c *gin.Context) {
 		Normalised: norm, Body: body, NoCache: noCache(c),
 	})
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	c.Header("X-Athena-Cached", strconv.FormatBool(answer.Outcome.Hit()))
 	c.Header("X-Athena-Cache-Outcome", string(answer.Outcome))
 	c.Data(200, "application/json; charset=utf-8", answer.Body)
+	return nil
 }
 
 // normalisedFetch is the cache's view of a request: the decoded request

@@ -20,51 +20,50 @@ import (
 //     client is looked up, so unauthenticated callers cannot probe which
 //     clients exist;
 //  3. the database is resolved (registry lookups are in memory).
-//
-// On failure the envelope is written and ok is false.
-func (s *Server) begin(c *gin.Context, op string) (res Resolution, p auth.Principal, ok bool) {
-	fail := func(err error) (Resolution, auth.Principal, bool) {
-		writeError(c, s.log, op, err)
-		return Resolution{}, auth.Principal{}, false
-	}
+func (s *Server) begin(c *gin.Context) (Resolution, auth.Principal, error) {
 	if directAllowed(c) {
 		if raw := directHeader(c); raw != "" {
 			d, err := registry.ParseDirectURI(raw)
 			if err != nil {
-				return fail(err)
+				return Resolution{}, auth.Principal{}, err
 			}
+			var p auth.Principal
 			if d.Keyless {
 				p = auth.Principal{Anonymous: true}
 				c.Set(principalKey, p)
-			} else if p, ok = s.authenticate(c, ""); !ok {
-				return Resolution{}, auth.Principal{}, false
+			} else if p, err = s.authenticate(c, ""); err != nil {
+				return Resolution{}, auth.Principal{}, err
 			}
-			if res, err = s.resolveClient(c, true); err != nil {
-				return fail(err)
+			res, err := s.resolveClient(c, true)
+			if err != nil {
+				return Resolution{}, auth.Principal{}, err
 			}
-			return res, p, true
+			return res, p, nil
 		}
 	}
 	name := strings.TrimSpace(c.GetHeader("X-Athena-Client"))
 	if name == "" {
 		// Wildcard host (or nothing): the name comes from the in-memory
 		// route table, so resolve first.
-		if res, err := s.resolveClient(c, false); err != nil {
-			return fail(err)
-		} else if p, ok = s.authenticate(c, res.Client); !ok {
-			return Resolution{}, auth.Principal{}, false
-		} else {
-			return res, p, true
+		res, err := s.resolveClient(c, false)
+		if err != nil {
+			return Resolution{}, auth.Principal{}, err
 		}
+		p, err := s.authenticate(c, res.Client)
+		if err != nil {
+			return Resolution{}, auth.Principal{}, err
+		}
+		return res, p, nil
 	}
-	if p, ok = s.authenticate(c, name); !ok {
-		return Resolution{}, auth.Principal{}, false
+	p, err := s.authenticate(c, name)
+	if err != nil {
+		return Resolution{}, auth.Principal{}, err
 	}
 	res, err := s.resolveClient(c, false)
 	if err != nil {
-		return fail(err)
+		return Resolution{}, auth.Principal{}, err
 	}
-	return res, p, true
+	return res, p, nil
 }
 
 // directHeader returns the first direct-URI header present.
@@ -83,27 +82,24 @@ var tableAction = map[string]auth.Action{
 }
 
 // allowTable checks the table right for op (see auth.AllowsTable).
-func (s *Server) allowTable(c *gin.Context, p auth.Principal, op string, table gateway.TableRef) bool {
+func (s *Server) allowTable(c *gin.Context, p auth.Principal, op string, table gateway.TableRef) error {
 	if info := gateway.RequestInfoFrom(c.Request.Context()); info != nil {
 		info.Table = table.String() // for the operation log and statistics
 	}
-	return s.authorizeTable(c, p, table, tableAction[op])
+	return s.authorizeTable(p, table, tableAction[op])
 }
 
 // decoded is the shared front of a tenant route with a JSON body: begin
 // (resolve and authenticate before the body is read), read the body within
-// the limit, decode it. On failure the envelope is written and ok is false.
-func decoded[T any](s *Server, c *gin.Context, op string, decode func(body []byte) (T, error)) (res Resolution, p auth.Principal, req T, ok bool) {
-	if res, p, ok = s.begin(c, op); !ok {
-		return res, p, req, false
+// the limit, decode it.
+func decoded[T any](s *Server, c *gin.Context, decode func(body []byte) (T, error)) (res Resolution, p auth.Principal, req T, err error) {
+	if res, p, err = s.begin(c); err != nil {
+		return res, p, req, err
 	}
 	body, err := s.readBody(c)
-	if err == nil {
-		req, err = decode(body)
-	}
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return res, p, req, false
+		return res, p, req, err
 	}
-	return res, p, req, true
+	req, err = decode(body)
+	return res, p, req, err
 }

@@ -9,17 +9,20 @@ import (
 )
 
 // root serves GET /: the service banner and the route list.
-func (s *Server) root(c *gin.Context) {
+func (s *Server) root(c *gin.Context) error {
 	writeJSON(c, 200, map[string]any{
 		"message":    "athena is online",
 		"version":    s.opts.Version,
 		"athena_api": "online",
 		"routes":     s.routes,
 	})
+	return nil
 }
 
-func (s *Server) ping(c *gin.Context) {
+// ping serves GET /ping.
+func (s *Server) ping(c *gin.Context) error {
 	c.String(200, "pong")
+	return nil
 }
 
 // check is one dependency's state in /health.
@@ -35,10 +38,10 @@ type check struct {
 // shows as down instead of making the health check hang. Tenant databases
 // are not required: one dead client must not take the gateway out of a load
 // balancer. The answer is 503 only when a required dependency is down.
-func (s *Server) health(c *gin.Context) {
+func (s *Server) health(c *gin.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	names := s.clients.Names()
+	names := s.deps.Clients.Names()
 	checks := make(map[string]check, len(names))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -48,7 +51,7 @@ func (s *Server) health(c *gin.Context) {
 			defer wg.Done()
 			ck := check{Status: "ok"}
 			start := time.Now()
-			db, err := s.clients.Lookup(name)
+			db, err := s.deps.Clients.Lookup(name)
 			if err == nil {
 				err = db.Pool().Ping(ctx)
 			}
@@ -94,4 +97,5 @@ func (s *Server) health(c *gin.Context) {
 		"version": s.opts.Version,
 		"checks":  checks,
 	})
+	return nil
 }

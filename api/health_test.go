@@ -28,7 +28,7 @@ func TestHealthRequiredAndOptionalChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := &harness{t: t, engine: New(reg, Options{Version: "t", Checks: tt.checks}, log)}
+			h := &harness{t: t, engine: New(registryDeps(reg, nil), Options{Version: "t", Checks: tt.checks}, log)}
 			r := h.do("GET", "/health", "", "").want(t, tt.want)
 			checks, _ := r.JSON["checks"].(map[string]any)
 			for _, c := range tt.checks {

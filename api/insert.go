@@ -8,25 +8,24 @@ import (
 
 // insert serves PUT|POST /gateway/insert (spec §3.3): one statement for a
 // single row, a bulk array, or an upsert.
-func (s *Server) insert(c *gin.Context) {
-	const op = "insert"
-	res, p, req, ok := decoded(s, c, op, func(body []byte) (gateway.InsertRequest, error) {
+func (s *Server) insert(c *gin.Context) error {
+	res, p, req, err := decoded(s, c, func(body []byte) (gateway.InsertRequest, error) {
 		return gateway.DecodeInsert(body, s.opts.Limits)
 	})
-	if !ok {
-		return
+	if err != nil {
+		return err
 	}
-	if !s.allowTable(c, p, op, req.Table) {
-		return
+	if err := s.allowTable(c, p, "insert", req.Table); err != nil {
+		return err
 	}
 	out, err := res.DB.Insert(c.Request.Context(), req)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	s.invalidate(c.Request.Context(), res, req.Table)
 	newSuccess("Data inserted successfully").
 		raw("data", out.Rows).
 		int("count", out.Affected).
 		send(c, 201)
+	return nil
 }

@@ -13,7 +13,7 @@ import (
 func TestMetricsRecordRequests(t *testing.T) {
 	h := newHarness(t)
 	m := telemetry.NewMetrics()
-	h.engine = New(h.reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Metrics: m}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h.engine = New(registryDeps(h.reg, nil), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Metrics: m}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h.do("POST", "/gateway/fetch", "test", `{"table_name":"users"}`).want(t, 200)
 	h.do("POST", "/gateway/fetch", "test", `{"table_name":"nope"}`).want(t, 404)
 	h.do("GET", "/does/not/exist/42", "", "").want(t, 404)

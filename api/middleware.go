@@ -225,11 +225,9 @@ func gatewayOperation(route string) (string, bool) {
 	return "", false
 }
 
-// metrics serves GET /metrics (Prometheus text format).
-func (s *Server) metrics(c *gin.Context) {
-	if s.opts.Metrics == nil {
-		writeError(c, s.log, "metrics", gateway.Errorf(gateway.CodeNotFound, "metrics are not enabled"))
-		return
-	}
+// metrics serves GET /metrics (Prometheus text format); without
+// Options.Metrics the route answers notEnabled (routes.go).
+func (s *Server) metrics(c *gin.Context) error {
 	s.opts.Metrics.Handler().ServeHTTP(c.Writer, c.Request)
+	return nil
 }

@@ -15,16 +15,15 @@ type queryMeta struct {
 }
 
 // query serves POST /gateway/query, /gateway/sql and /query/sql.
-func (s *Server) query(c *gin.Context) {
-	const op = "query"
-	res, p, req, ok := decoded(s, c, op, func(body []byte) (gateway.QueryRequest, error) {
+func (s *Server) query(c *gin.Context) error {
+	res, p, req, err := decoded(s, c, func(body []byte) (gateway.QueryRequest, error) {
 		return gateway.DecodeQuery(body)
 	})
-	if !ok {
-		return
+	if err != nil {
+		return err
 	}
-	if !s.authorize(c, p, auth.RightQuery) {
-		return
+	if err := s.authorize(p, auth.RightQuery); err != nil {
+		return err
 	}
 	out, err := res.DB.Query(c.Request.Context(), req)
 	// Raw SQL can touch any table, so a write invalidates the whole scope.
@@ -36,8 +35,7 @@ func (s *Server) query(c *gin.Context) {
 		s.invalidateScope(c.Request.Context(), res)
 	}
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	rows := out.Rows
 	if rows == nil {
@@ -47,4 +45,5 @@ func (s *Server) query(c *gin.Context) {
 		value("data", rows).
 		value("meta", queryMeta{ReturnedRowCount: len(rows), RowsAffected: out.RowsAffected, StatementCount: out.StatementCount}).
 		send(c, 200)
+	return nil
 }

@@ -43,7 +43,7 @@ func TestObserveQueuesRequestAndOperationLogs(t *testing.T) {
 	// Not started: entries stay queued until Close writes them, so the
 	// test reads them without waiting on a flush interval.
 	logs := telemetry.NewLogWriter(store, telemetry.LogOptions{}, nil, nil)
-	h.engine = New(h.reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Logs: logs}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h.engine = New(registryDeps(h.reg, nil), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Logs: logs}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h.do("POST", "/gateway/fetch", "test", `{"table_name":"users"}`,
 		"X-Request-Id", "req-ok", "X-User-Id", "u1", "X-Company-Id", "c1", "X-Organization-Id", "o1", "User-Agent", "sdk/2").want(t, 200)
 	h.do("POST", "/gateway/data", "test", `{"table_name":"nope"}`, "X-Request-Id", "req-404").want(t, 404)
@@ -109,7 +109,7 @@ func TestObserveCountsStatistics(t *testing.T) {
 	h := newHarness(t)
 	stats := telemetry.NewStats(telemetry.StatsOptions{Interval: time.Hour})
 	t.Cleanup(func() { _ = stats.Close(context.Background()) })
-	h.engine = New(h.reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Stats: stats}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h.engine = New(registryDeps(h.reg, nil), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Stats: stats}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for i := 0; i < 5; i++ {
 		h.do("POST", "/gateway/fetch", "test", `{"table_name":"users"}`).want(t, 200)
 	}
@@ -150,7 +150,7 @@ func TestRequestLogClientAddress(t *testing.T) {
 			h := newHarness(t)
 			store := &recordedLogs{}
 			logs := telemetry.NewLogWriter(store, telemetry.LogOptions{}, nil, nil)
-			h.engine = New(h.reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Logs: logs, TrustedProxies: tt.trusted}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			h.engine = New(registryDeps(h.reg, nil), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Logs: logs, TrustedProxies: tt.trusted}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			h.do("GET", "/ping", "", "", "X-Forwarded-For", "203.0.113.7").want(t, 200)
 			if err := logs.Close(context.Background()); err != nil {
 				t.Fatal(err)

@@ -2,73 +2,139 @@ package api
 
 import (
 	"github.com/gin-gonic/gin"
+
+	"github.com/athena-gateway/athena/gateway"
 )
 
-// route is one entry of the HTTP surface; GET / lists them.
+// route is one entry of the HTTP surface; GET / lists them. Op names the
+// operation in error envelopes (data.operation) and logs.
 type route struct {
 	Methods []string `json:"methods"`
 	Path    string   `json:"path"`
+	Op      string   `json:"-"`
 	Summary string   `json:"summary"`
-	handler gin.HandlerFunc
+	handler handlerFunc
 }
 
-// registerRoutes is the whole HTTP surface, top to bottom.
-func (s *Server) registerRoutes(e *gin.Engine) {
-	get, post, put, patch, del := "GET", "POST", "PUT", "PATCH", "DELETE"
-	s.routes = []route{
-		{[]string{get}, "/", "service information and this route list", s.root},
-		{[]string{get}, "/ping", "liveness: answers pong", s.ping},
-		{[]string{get}, "/health", "dependency checks with latency", s.health},
-		{[]string{get}, "/metrics", "Prometheus metrics", s.metrics},
+const (
+	get, post, put, patch, del = "GET", "POST", "PUT", "PATCH", "DELETE"
+)
 
-		{[]string{post}, "/gateway/fetch", "read rows with conditions, embeds, sorting, paging and counts", s.fetch},
-		{[]string{post}, "/gateway/data", "alias of /gateway/fetch", s.fetch},
-		{[]string{put, post}, "/gateway/insert", "insert one or many rows; upsert with on_conflict", s.insert},
-		{[]string{post}, "/gateway/update", "update rows matching conditions", s.update},
-		{[]string{del, post}, "/gateway/delete", "delete by resource_id or conditions", s.delete},
-		{[]string{post}, "/gateway/query", "raw SQL with bind parameters", s.query},
-		{[]string{post}, "/gateway/sql", "alias of /gateway/query", s.query},
-		{[]string{post}, "/query/sql", "alias of /gateway/query", s.query},
-		{[]string{post}, "/gateway/transaction", "run fetch/insert/update/delete operations in one database transaction", s.transactionRoute()},
-		{[]string{post}, "/gateway/rpc", "call a database function", s.rpc},
-		{[]string{get, post}, "/rpc/:function", "call a database function (PostgREST style, unenveloped)", s.rpcPath},
+// routeTable is the whole HTTP surface, top to bottom. A feature that is
+// not configured keeps its routes, answering why it is unavailable (the
+// answers the API has always given), so that no handler checks for it.
+func (s *Server) routeTable() []route {
+	routes := []route{
+		{[]string{get}, "/", "root", "service information and this route list", s.root},
+		{[]string{get}, "/ping", "ping", "liveness: answers pong", s.ping},
+		{[]string{get}, "/health", "health", "dependency checks with latency", s.health},
+		{[]string{get}, "/metrics", "metrics", "Prometheus metrics", s.metrics},
 
-		{[]string{get}, "/schema/tables", "tables and views of the client database", s.schemaTables},
-		{[]string{get}, "/schema/columns", "columns, filtered by table_name and table_schema", s.schemaColumns},
-		{[]string{get}, "/schema/constraints", "constraints, filtered by table_name and table_schema", s.schemaConstraints},
+		{[]string{post}, "/gateway/fetch", "fetch", "read rows with conditions, embeds, sorting, paging and counts", s.fetch},
+		{[]string{post}, "/gateway/data", "fetch", "alias of /gateway/fetch", s.fetch},
+		{[]string{put, post}, "/gateway/insert", "insert", "insert one or many rows; upsert with on_conflict", s.insert},
+		{[]string{post}, "/gateway/update", "update", "update rows matching conditions", s.update},
+		{[]string{del, post}, "/gateway/delete", "delete", "delete by resource_id or conditions", s.delete},
+		{[]string{post}, "/gateway/query", "query", "raw SQL with bind parameters", s.query},
+		{[]string{post}, "/gateway/sql", "query", "alias of /gateway/query", s.query},
+		{[]string{post}, "/query/sql", "query", "alias of /gateway/query", s.query},
+		{[]string{post}, "/gateway/transaction", "transaction", "run fetch/insert/update/delete operations in one database transaction", s.transaction},
+		{[]string{post}, "/gateway/rpc", "rpc", "call a database function", s.rpc},
+		{[]string{get, post}, "/rpc/:function", "rpc", "call a database function (PostgREST style, unenveloped)", s.rpcPath},
 
-		// Admin surface: every route needs the admin key (ATHENA_ADMIN_KEY).
-		{[]string{get}, "/schema/clients", "names of the registered clients (admin)", s.adminOnly(s.clientNames)},
-		{[]string{get}, "/clients", "names of the registered clients (admin)", s.adminOnly(s.clientNames)},
-		{[]string{get}, "/admin/clients", "the client registry: source, state, failures (URIs redacted)", s.adminOnly(s.adminListClients)},
-		{[]string{get}, "/admin/clients/statistics", "request statistics of every client", s.adminOnly(s.adminListStatistics)},
-		{[]string{post}, "/admin/clients/statistics/refresh", "rebuild the statistics from the request and operation logs as a StatsRefresh workflow (202 with its ids; wait=true waits for the counts)", s.adminOnly(s.adminRefreshStatistics)},
-		{[]string{get}, "/admin/clients/:name/statistics", "a client's statistics per table and operation", s.adminOnly(s.adminClientStatistics)},
-		{[]string{get}, "/admin/clients/:name/statistics/drilldown", "a client's operation log, newest first (table_name, operation, status=all|errors, limit, offset)", s.adminOnly(s.adminStatisticsDrilldown)},
-		{[]string{post}, "/admin/clients", "create a database client", s.adminOnly(s.adminCreateClient)},
-		{[]string{patch}, "/admin/clients/:name", "change a client's URI, state or metadata", s.adminOnly(s.adminPatchClient)},
-		{[]string{del}, "/admin/clients/:name", "soft-delete a database client", s.adminOnly(s.adminDeleteClient)},
-		{[]string{put}, "/admin/clients/:name/freeze", "freeze (503 client_frozen) or thaw a client", s.adminOnly(s.adminFreezeClient)},
-		{[]string{get}, "/admin/pools", "connection pool statistics per client", s.adminOnly(s.adminPools)},
-		{[]string{get}, "/admin/routes", "wildcard host routes", s.adminOnly(s.adminListRoutes)},
-		{[]string{put}, "/admin/routes/:key", "create or replace a wildcard host route", s.adminOnly(s.adminPutRoute)},
-		{[]string{del}, "/admin/routes/:key", "delete a wildcard host route", s.adminOnly(s.adminDeleteRoute)},
-		{[]string{get}, "/admin/api-keys", "list API keys (never secrets)", s.adminOnly(s.listAPIKeys)},
-		{[]string{post}, "/admin/api-keys", "create an API key; the plaintext is returned once", s.adminOnly(s.createAPIKey)},
-		{[]string{patch}, "/admin/api-keys/:id", "change a key's name, expiry or active flag", s.adminOnly(s.patchAPIKey)},
-		{[]string{del}, "/admin/api-keys/:id", "revoke a key", s.adminOnly(s.revokeAPIKey)},
-		{[]string{get}, "/admin/api-key-rights", "rights of the keys", s.adminOnly(s.listAPIKeyRights)},
-		{[]string{post}, "/admin/api-key-rights", "grant a right", s.adminOnly(s.addAPIKeyRight)},
-		{[]string{del}, "/admin/api-key-rights", "remove a right", s.adminOnly(s.removeAPIKeyRight)},
-		{[]string{get}, "/admin/api-key-config", "global key enforcement and fail mode", s.adminOnly(s.getAPIKeyConfig)},
-		{[]string{put}, "/admin/api-key-config", "set global key enforcement and fail mode", s.adminOnly(s.putAPIKeyConfig)},
-		{[]string{get}, "/admin/api-key-clients", "per-client enforcement overrides", s.adminOnly(s.listAPIKeyClients)},
-		{[]string{put}, "/admin/api-key-clients/:client", "set a client's enforcement override", s.adminOnly(s.putAPIKeyClient)},
-		{[]string{del}, "/admin/api-key-clients/:client", "remove a client's enforcement override", s.adminOnly(s.deleteAPIKeyClient)},
+		{[]string{get}, "/schema/tables", "schema", "tables and views of the client database", s.introspectTables},
+		{[]string{get}, "/schema/columns", "schema", "columns, filtered by table_name and table_schema", s.introspectColumns},
+		{[]string{get}, "/schema/constraints", "schema", "constraints, filtered by table_name and table_schema", s.introspectConstraints},
 	}
-	for _, r := range s.routes {
+	if s.opts.Metrics == nil {
+		routes[3].handler = unavailable(gateway.Errorf(gateway.CodeNotFound, "metrics are not enabled"))
+	}
+	// Admin surface: every route needs the admin key (ATHENA_ADMIN_KEY).
+	admin := []route{
+		{[]string{get}, "/schema/clients", "admin_clients", "names of the registered clients (admin)", s.clientNames},
+		{[]string{get}, "/clients", "admin_clients", "names of the registered clients (admin)", s.clientNames},
+	}
+	if s.deps.ClientAdmin != nil {
+		admin = append(admin, s.clientAdminRoutes()...)
+	}
+	if s.deps.HostRoutes != nil {
+		admin = append(admin,
+			route{[]string{get}, "/admin/routes", "admin_routes", "wildcard host routes", s.adminListHostRoutes},
+			route{[]string{put}, "/admin/routes/:key", "admin_routes", "create or replace a wildcard host route", s.adminPutHostRoute},
+			route{[]string{del}, "/admin/routes/:key", "admin_routes", "delete a wildcard host route", s.adminDeleteHostRoute},
+		)
+	}
+	admin = append(admin, s.apiKeyRoutes()...)
+	for i := range admin {
+		admin[i].handler = s.adminOnly(admin[i].handler)
+	}
+	return append(routes, admin...)
+}
+
+// clientAdminRoutes are the client registry and its statistics.
+func (s *Server) clientAdminRoutes() []route {
+	stats := []route{
+		{[]string{get}, "/admin/clients/statistics", "admin_statistics", "request statistics of every client", s.adminListStatistics},
+		{[]string{post}, "/admin/clients/statistics/refresh", "admin_statistics", "rebuild the statistics from the request and operation logs as a StatsRefresh workflow (202 with its ids; wait=true waits for the counts)", s.adminRefreshStatistics},
+		{[]string{get}, "/admin/clients/:name/statistics", "admin_statistics", "a client's statistics per table and operation", s.adminClientStatistics},
+		{[]string{get}, "/admin/clients/:name/statistics/drilldown", "admin_statistics", "a client's operation log, newest first (table_name, operation, status=all|errors, limit, offset)", s.adminStatisticsDrilldown},
+	}
+	switch {
+	case s.deps.Stats == nil:
+		for i := range stats {
+			stats[i].handler = unavailable(errNoStats)
+		}
+	case s.deps.StatsRefresh == nil:
+		stats[1].handler = unavailable(errNoStatsRefresh)
+	}
+	return []route{
+		{[]string{get}, "/admin/clients", "admin_clients", "the client registry: source, state, failures (URIs redacted)", s.adminListClients},
+		stats[0], stats[1], stats[2], stats[3],
+		{[]string{post}, "/admin/clients", "admin_clients", "create a database client", s.adminCreateClient},
+		{[]string{patch}, "/admin/clients/:name", "admin_clients", "change a client's URI, state or metadata", s.adminPatchClient},
+		{[]string{del}, "/admin/clients/:name", "admin_clients", "soft-delete a database client", s.adminDeleteClient},
+		{[]string{put}, "/admin/clients/:name/freeze", "admin_clients", "freeze (503 client_frozen) or thaw a client", s.adminFreezeClient},
+		{[]string{get}, "/admin/pools", "admin_pools", "connection pool statistics per client", s.adminPools},
+	}
+}
+
+// apiKeyRoutes are the /admin/api-key* routes (apikeys.go).
+func (s *Server) apiKeyRoutes() []route {
+	routes := []route{
+		{[]string{get}, "/admin/api-keys", "admin_api_keys", "list API keys (never secrets)", s.listAPIKeys},
+		{[]string{post}, "/admin/api-keys", "admin_api_keys", "create an API key; the plaintext is returned once", s.createAPIKey},
+		{[]string{patch}, "/admin/api-keys/:id", "admin_api_keys", "change a key's name, expiry or active flag", s.patchAPIKey},
+		{[]string{del}, "/admin/api-keys/:id", "admin_api_keys", "revoke a key", s.revokeAPIKey},
+		{[]string{get}, "/admin/api-key-rights", "admin_api_key_rights", "rights of the keys", s.listAPIKeyRights},
+		{[]string{post}, "/admin/api-key-rights", "admin_api_key_rights", "grant a right", s.addAPIKeyRight},
+		{[]string{del}, "/admin/api-key-rights", "admin_api_key_rights", "remove a right", s.removeAPIKeyRight},
+		{[]string{get}, "/admin/api-key-config", "admin_api_key_config", "global key enforcement and fail mode", s.getAPIKeyConfig},
+		{[]string{put}, "/admin/api-key-config", "admin_api_key_config", "set global key enforcement and fail mode", s.putAPIKeyConfig},
+		{[]string{get}, "/admin/api-key-clients", "admin_api_key_clients", "per-client enforcement overrides", s.listAPIKeyClients},
+		{[]string{put}, "/admin/api-key-clients/:client", "admin_api_key_clients", "set a client's enforcement override", s.putAPIKeyClient},
+		{[]string{del}, "/admin/api-key-clients/:client", "admin_api_key_clients", "remove a client's enforcement override", s.deleteAPIKeyClient},
+	}
+	if s.deps.APIKeys == nil {
+		for i := range routes {
+			routes[i].handler = unavailable(errNoKeyStore)
+		}
+	}
+	return routes
+}
+
+// unavailable is the handler of a route whose feature is not configured.
+func unavailable(err error) handlerFunc {
+	return func(*gin.Context) error { return err }
+}
+
+// register adds routes to e, each through the error adapter, and keeps
+// them for GET /.
+func (s *Server) register(e gin.IRoutes, routes []route) {
+	s.routes = routes
+	for _, r := range routes {
+		h := s.handle(r.Op, r.handler)
 		for _, m := range r.Methods {
-			e.Handle(m, r.Path, r.handler)
+			e.Handle(m, r.Path, h)
 		}
 	}
 }

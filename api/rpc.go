@@ -12,61 +12,55 @@ import (
 )
 
 // rpc serves POST /gateway/rpc (spec §3.7).
-func (s *Server) rpc(c *gin.Context) {
-	const op = "rpc"
-	res, p, req, ok := decoded(s, c, op, func(body []byte) (gateway.RPCRequest, error) {
+func (s *Server) rpc(c *gin.Context) error {
+	res, p, req, err := decoded(s, c, func(body []byte) (gateway.RPCRequest, error) {
 		return gateway.DecodeRPC(body, s.opts.Limits)
 	})
-	if !ok {
-		return
+	if err != nil {
+		return err
 	}
-	if !s.authorize(c, p, auth.RightRPC) {
-		return
+	if err := s.authorize(p, auth.RightRPC); err != nil {
+		return err
 	}
-	s.callRPC(c, res, req)
+	return s.callRPC(c, res, req)
 }
 
 // rpcPath serves GET|POST /rpc/{function}: arguments and filters come from
 // the query string; a POST body, when present, is an object of arguments.
-func (s *Server) rpcPath(c *gin.Context) {
-	const op = "rpc"
-	res, p, ok := s.begin(c, op)
-	if !ok {
-		return
+func (s *Server) rpcPath(c *gin.Context) error {
+	res, p, err := s.begin(c)
+	if err != nil {
+		return err
 	}
 	req, err := gateway.RPCFromQuery(c.Param("function"), c.Request.URL.Query(), s.opts.Limits)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	if c.Request.Method == "POST" {
 		body, err := s.readBody(c)
 		if err != nil {
-			writeError(c, s.log, op, err)
-			return
+			return err
 		}
 		if len(bytes.TrimSpace(body)) > 0 {
 			args, err := decodeArgs(body)
 			if err != nil {
-				writeError(c, s.log, op, err)
-				return
+				return err
 			}
 			if req.Args == nil {
 				req.Args = map[string]any{}
 			}
 			for k, v := range args {
 				if !gateway.ValidIdentifier(k) {
-					writeError(c, s.log, op, gateway.Errorf(gateway.CodeInvalidRPCPayload, "invalid argument name %q", k))
-					return
+					return gateway.Errorf(gateway.CodeInvalidRPCPayload, "invalid argument name %q", k)
 				}
 				req.Args[k] = v
 			}
 		}
 	}
-	if !s.authorize(c, p, auth.RightRPC) {
-		return
+	if err := s.authorize(p, auth.RightRPC); err != nil {
+		return err
 	}
-	s.callRPC(c, res, req)
+	return s.callRPC(c, res, req)
 }
 
 func decodeArgs(body []byte) (map[string]any, error) {
@@ -83,11 +77,10 @@ func decodeArgs(body []byte) (map[string]any, error) {
 //
 // A database function may write any table, so a successful call advances
 // the client's whole read-cache generation before the answer is written.
-func (s *Server) callRPC(c *gin.Context, target Resolution, req gateway.RPCRequest) {
+func (s *Server) callRPC(c *gin.Context, target Resolution, req gateway.RPCRequest) error {
 	res, err := target.DB.RPC(c.Request.Context(), req)
 	if err != nil {
-		writeError(c, s.log, "rpc", err)
-		return
+		return err
 	}
 	s.invalidateScope(c.Request.Context(), target)
 	count := countRows(res.Rows)
@@ -103,4 +96,5 @@ func (s *Server) callRPC(c *gin.Context, target Resolution, req gateway.RPCReque
 	buf.WriteString(strconv.FormatInt(count, 10))
 	buf.WriteByte('}')
 	c.Data(200, "application/json; charset=utf-8", buf.Bytes())
+	return nil
 }

@@ -1,6 +1,11 @@
 // Package api is Athena's HTTP transport: gin handlers that read a request,
 // call the domain and the database adapter, and write the spec's envelopes.
 // Every route is listed in routes.go; no handler builds SQL.
+//
+// Handlers return errors; the route's adapter (Server.handle) writes every
+// error envelope. What a handler needs arrives in Deps as one small
+// interface per consumer, built once by package app; a feature that is not
+// configured is a route answering why, never a nil check in a handler.
 package api
 
 import (
@@ -9,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/cache"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
@@ -16,14 +22,45 @@ import (
 	"github.com/athena-gateway/athena/telemetry"
 )
 
-// Clients resolves a client name to its database. *registry.Registry is
-// the production implementation.
-type Clients interface {
+// ClientLookup chooses a request's database (spec §1.1): the gateway
+// routes, /health and /clients use it. *registry.Registry implements it.
+type ClientLookup interface {
+	// Lookup returns the named client's database; "" is 400
+	// missing_client_header.
 	Lookup(name string) (*postgres.DB, error)
+	// Names lists the registered clients.
 	Names() []string
-	Stats() []registry.PoolStat
-	clientResolver // direct URIs and wildcard hosts (client.go)
-	clientAdmin    // the admin routes (admin_clients.go)
+	// Direct returns a pool for a direct-URI header value.
+	Direct(ctx context.Context, raw string) (*postgres.DB, registry.DirectURI, error)
+	// LookupHost routes a wildcard Host; client "" means not a wildcard host.
+	LookupHost(host string) (db *postgres.DB, client string, err error)
+}
+
+// Deps are the collaborators of the routes, built once by package app.
+// Clients is required. Every other field is a feature: when it is nil the
+// feature's routes answer why it is unavailable (as they always have), so no
+// handler checks for nil.
+type Deps struct {
+	Clients ClientLookup
+	// ClientAdmin serves /admin/clients* and /admin/pools.
+	ClientAdmin ClientAdmin
+	// HostRoutes serves /admin/routes* (wildcard host routes).
+	HostRoutes HostRouteAdmin
+	// Auth checks API keys and rights. Nil means no key store is
+	// configured: gateway routes run anonymously and every admin route is
+	// refused.
+	Auth *auth.Authenticator
+	// APIKeys serves the /admin/api-key* routes; nil answers them with 503.
+	APIKeys APIKeyAdmin
+	// Stats serves the /admin/clients/*statistics* routes; nil (no logging
+	// database) answers them with 503.
+	Stats StatsReader
+	// StatsRefresh starts the StatsRefresh workflow for POST
+	// /admin/clients/statistics/refresh; nil (no Temporal) answers 503.
+	StatsRefresh StatsRefresher
+	// Idempotency keeps committed transaction answers by idempotency key
+	// (the logging database); nil keeps them in this process.
+	Idempotency gateway.IdempotencyStore
 }
 
 // Options configures the HTTP layer.
@@ -34,8 +71,6 @@ type Options struct {
 	// Checks are the dependencies /health reports besides the client
 	// databases (Temporal, the logging database, Redis).
 	Checks []HealthCheck
-	// Auth is the API-key machinery; zero means keys are not configured.
-	Auth AuthDeps
 	// Metrics, when set, serves /metrics and records every request.
 	Metrics *telemetry.Metrics
 	// Logs, when set, receives one request log entry per request and one
@@ -47,9 +82,6 @@ type Options struct {
 	// Cache is the read cache; nil caches nothing (every fetch answers
 	// X-Athena-Cache-Outcome: bypass). Writes invalidate through it.
 	Cache *cache.Cache
-	// StatsRefresh starts the StatsRefresh workflow for POST
-	// /admin/clients/statistics/refresh; nil (no Temporal) answers 503.
-	StatsRefresh StatsRefresher
 	// TrustedProxies lists the addresses or CIDRs of reverse proxies whose
 	// X-Forwarded-For / X-Real-IP name the client in the request log. Empty
 	// (the default) trusts none: the logged address is the peer's, which
@@ -67,39 +99,55 @@ type HealthCheck struct {
 
 // Server holds what handlers need. It is safe for concurrent use.
 type Server struct {
-	clients Clients
-	opts    Options
-	cache   *cache.Cache
-	log     *slog.Logger
-	routes  []route
+	deps  Deps
+	opts  Options
+	cache *cache.Cache
+	log   *slog.Logger
+	// idempotency is deps.Idempotency or the in-process store.
+	idempotency gateway.IdempotencyStore
+	routes      []route
 	// fetchMemo skips decoding repeated fetch bodies (fetchmemo.go).
 	fetchMemo fetchMemo
-	*keyAuth
 }
 
 // New builds the gin engine with every route and middleware registered.
-func New(clients Clients, opts Options, log *slog.Logger) *gin.Engine {
-	if opts.BodyLimitBytes <= 0 {
-		opts.BodyLimitBytes = 10 << 20
-	}
-	s := &Server{clients: clients, opts: opts, cache: opts.Cache, log: log, keyAuth: newKeyAuth(opts.Auth, log)}
+func New(deps Deps, opts Options, log *slog.Logger) *gin.Engine {
+	return newServer(deps, opts, log).engine()
+}
+
+// engine builds the gin engine serving s.
+func (s *Server) engine() *gin.Engine {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
+	if err := e.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
 		// config validates the list; trust nobody rather than everybody.
-		log.Error("api.trusted_proxies is invalid; trusting no proxy", "err", err)
+		s.log.Error("api.trusted_proxies is invalid; trusting no proxy", "err", err)
 		_ = e.SetTrustedProxies(nil)
 	}
 	e.Use(s.requestID, s.observe, s.recoverPanic)
-	s.registerRoutes(e)
-	e.NoRoute(func(c *gin.Context) {
-		writeError(c, s.log, "route", gateway.Errorf(gateway.CodeNotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
-	})
-	e.NoMethod(func(c *gin.Context) {
-		writeError(c, s.log, "route", &gateway.Error{Code: gateway.CodeNotFound, Message: "method not allowed", Detail: c.Request.Method + " is not allowed on " + c.Request.URL.Path})
-	})
+	s.register(e, s.routeTable())
+	e.NoRoute(s.handle("route", func(c *gin.Context) error {
+		return gateway.Errorf(gateway.CodeNotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path)
+	}))
+	e.NoMethod(s.handle("route", func(c *gin.Context) error {
+		return &gateway.Error{Code: gateway.CodeNotFound, Message: "method not allowed", Detail: c.Request.Method + " is not allowed on " + c.Request.URL.Path}
+	}))
 	return e
+}
+
+func newServer(deps Deps, opts Options, log *slog.Logger) *Server {
+	if opts.BodyLimitBytes <= 0 {
+		opts.BodyLimitBytes = 10 << 20
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{deps: deps, opts: opts, cache: opts.Cache, log: log, idempotency: deps.Idempotency}
+	if s.idempotency == nil {
+		s.idempotency = gateway.NewMemoryIdempotency(gateway.MemoryIdempotencyMax, gateway.IdempotencyRetention, nil)
+	}
+	return s
 }
 
 // invalidate records a committed write on table in the read cache: the

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/cache"
@@ -233,7 +232,7 @@ func TestTransactionRouteAuthorizesEveryOp(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h.engine = New(h.reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Auth: AuthDeps{Auth: a, Keys: store}}, log)
+	h.engine = New(withKeys(registryDeps(h.reg, a), store), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits()}, log)
 	h.adminKey = ""
 	_, key, err := store.CreateKey(ctx, postgres.NewKey{Name: "t", ClientName: "test", Rights: []string{"users.read", "users.write", "comments.read"}})
 	if err != nil {
@@ -283,35 +282,6 @@ func countEmail(t *testing.T, h *harness, email string) int {
 	return len(r.rows(t))
 }
 
-func TestMemoryResultsBoundedAndExpiring(t *testing.T) {
-	now := time.Unix(0, 0)
-	m := newMemoryResults(2, time.Hour, func() time.Time { return now })
-	ctx := context.Background()
-	for _, k := range []string{"a", "b"} {
-		if _, claimed, _ := m.Reserve(ctx, "s", k, "h"); !claimed {
-			t.Fatalf("reserve %s: not claimed", k)
-		}
-		_ = m.Complete(ctx, "s", k, []byte(k))
-		now = now.Add(time.Second)
-	}
-	if replay, _, _ := m.Reserve(ctx, "s", "a", "h"); string(replay) != "a" {
-		t.Fatalf("replay a: got %q", replay)
-	}
-	if _, claimed, _ := m.Reserve(ctx, "s", "c", "h"); !claimed { // evicts a, the oldest
-		t.Fatal("reserve c: not claimed")
-	}
-	if len(m.m) != 2 {
-		t.Errorf("size: got %d, want 2", len(m.m))
-	}
-	if _, claimed, _ := m.Reserve(ctx, "s", "a", "h"); !claimed {
-		t.Error("evicted key a: want a fresh claim")
-	}
-	now = now.Add(2 * time.Hour)
-	if _, claimed, _ := m.Reserve(ctx, "s", "b", "h"); !claimed {
-		t.Error("expired key b: want a fresh claim")
-	}
-}
-
 // TestTransactionRouteInvalidatesReadCache: a committed transaction makes
 // cached reads of the tables it wrote unreachable.
 func TestTransactionRouteInvalidatesReadCache(t *testing.T) {
@@ -321,7 +291,7 @@ func TestTransactionRouteInvalidatesReadCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
-	h.engine = New(h.reg, Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Cache: c}, slog.New(slog.DiscardHandler))
+	h.engine = New(registryDeps(h.reg, nil), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Cache: c}, slog.New(slog.DiscardHandler))
 	read := `{"table_name":"users","columns":"name","conditions":[{"eq_column":"id","eq_value":1}]}`
 	h.do("POST", "/gateway/fetch", "test", read).want(t, 200)
 	if r := h.do("POST", "/gateway/fetch", "test", read).want(t, 200); r.Header.Get("X-Athena-Cache-Outcome") != string(cache.HitLocal) {

@@ -9,25 +9,23 @@ import (
 )
 
 // update serves POST /gateway/update (spec §3.4).
-func (s *Server) update(c *gin.Context) {
-	const op = "update"
-	res, p, req, ok := decoded(s, c, op, func(body []byte) (gateway.UpdateRequest, error) {
+func (s *Server) update(c *gin.Context) error {
+	res, p, req, err := decoded(s, c, func(body []byte) (gateway.UpdateRequest, error) {
 		req, err := gateway.DecodeUpdate(body, s.opts.Limits)
 		if h := stripNullsHeader(c); err == nil && h != nil && !bodyHasKey(body, "strip_nulls") {
 			req.StripNulls = *h // the body wins over the header
 		}
 		return req, err
 	})
-	if !ok {
-		return
+	if err != nil {
+		return err
 	}
-	if !s.allowTable(c, p, op, req.Table) {
-		return
+	if err := s.allowTable(c, p, "update", req.Table); err != nil {
+		return err
 	}
 	out, err := res.DB.Update(c.Request.Context(), req)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	s.invalidate(c.Request.Context(), res, req.Table)
 	newSuccess("Data updated successfully").
@@ -35,6 +33,7 @@ func (s *Server) update(c *gin.Context) {
 		int("count", out.Affected).
 		int("affected_rows", out.Affected).
 		send(c, 200)
+	return nil
 }
 
 // bodyHasKey reports whether the JSON object body has a top-level key; used

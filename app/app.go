@@ -46,19 +46,57 @@ type Params struct {
 // start order).
 func Core(p Params) fx.Option {
 	return fx.Module("core",
-		fx.Supply(p.Config, p.Logger),
-		fx.Provide(newRegistry, newRedis, newAuth, newCache, newTelemetryLimiter),
+		fx.Supply(p.Config, p.Logger, version(p.Version)),
+		fx.Provide(newRegistry, newControlStores, newRedis, newAuth, newCache, newTelemetryLimiter),
 	)
 }
 
-// newRegistry builds the client registry. Start migrates the logging
-// database (migrate_on_start), syncs the file clients into it, loads the
-// database clients and starts the LISTEN/poll loops; it never blocks past
-// the start deadline, and a down logging database only logs and retries.
+// version is the build version, for the HTTP banner.
+type version string
+
+// newRegistry builds the client registry. Its first start hook migrates
+// the logging database (migrate_on_start); the second syncs the file
+// clients into it, loads the database clients and starts the LISTEN/poll
+// loops. Neither blocks past the start deadline, and a down logging
+// database only logs: the registry retries (migrating first) until it
+// answers.
 func newRegistry(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) *registry.Registry {
 	r := registry.New(cfg, log)
+	lc.Append(fx.StartHook(func(ctx context.Context) error {
+		err := r.Migrate(ctx)
+		if err != nil && backendDown(err) {
+			log.Warn("logging database unreachable: migrations wait for it", "err", postgres.MapError(err).Message)
+			return nil
+		}
+		return err
+	}))
 	lc.Append(fx.Hook{OnStart: r.Start, OnStop: func(context.Context) error { r.Close(); return nil }}) // stop hook name: newRegistry
 	return r
+}
+
+// backendDown reports an error that means "the database is not answering".
+func backendDown(err error) bool {
+	return postgres.MapError(err).Code == gateway.CodeBackendUnavailable || errors.Is(err, context.DeadlineExceeded)
+}
+
+// controlStores are the stores of the logging database, built once; all
+// nil when the control plane is off.
+type controlStores struct {
+	Keys        *postgres.KeyStore
+	Stats       *postgres.StatsStore
+	Idempotency *postgres.TransactionResults
+}
+
+func newControlStores(reg *registry.Registry) controlStores {
+	pool := reg.ControlPlane()
+	if pool == nil {
+		return controlStores{}
+	}
+	return controlStores{
+		Keys:        postgres.NewKeyStore(pool),
+		Stats:       postgres.NewStatsStore(pool),
+		Idempotency: postgres.NewTransactionResults(pool, 0),
+	}
 }
 
 // newTelemetryLimiter is the process's one limit on background telemetry
@@ -71,16 +109,14 @@ func newTelemetryLimiter(cfg config.Config) *telemetry.Limiter {
 // newAuth builds the API-key authenticator over the logging database (nil
 // store when the control plane is off: gateway routes run anonymously and
 // only the admin key is recognised).
-func newAuth(lc fx.Lifecycle, reg *registry.Registry, log *slog.Logger) api.AuthDeps {
+func newAuth(lc fx.Lifecycle, stores controlStores, log *slog.Logger) *auth.Authenticator {
 	var store auth.Store
-	var keys *postgres.KeyStore
-	if pool := reg.ControlPlane(); pool != nil {
-		keys = postgres.NewKeyStore(pool)
-		store = keys
+	if stores.Keys != nil {
+		store = stores.Keys
 	}
 	a := auth.New(store, auth.Options{AdminKey: auth.AdminKeyFromEnv(os.Getenv), Logger: log.With("component", "auth")})
 	lc.Append(fx.StopHook(a.Close))
-	return api.AuthDeps{Auth: a, Keys: keys}
+	return a
 }
 
 // newRedis opens the optional Redis client; nil when redis.url is empty.
@@ -129,34 +165,14 @@ func newCache(lc fx.Lifecycle, cfg config.Config, rc *redis.Client, log *slog.Lo
 }
 
 // Gateway serves the HTTP API.
-func Gateway(version string) fx.Option {
+func Gateway() fx.Option {
 	return fx.Module("gateway",
 		fx.Provide(
-			func(reg *registry.Registry, authDeps api.AuthDeps, tc client.Client, rc *redis.Client, rcache *cache.Cache, metrics *telemetry.Metrics, wfc *workflowCounters, logs *telemetry.LogWriter, stats *telemetry.Stats, cfg config.Config, log *slog.Logger) *gin.Engine {
-				lim := gateway.DefaultLimits()
-				lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
-				lim.MaxLimit = cfg.Gateway.MaxLimit
-				checks := []api.HealthCheck{
-					// Not required: the synchronous routes work without Temporal.
-					{Name: "temporal", Check: func(ctx context.Context) error { return orchestration.CheckHealth(ctx, tc) }},
-				}
-				if pool := reg.ControlPlane(); pool != nil {
-					// Required: API keys and the registry live there.
-					checks = append(checks, api.HealthCheck{Name: "logging_database", Required: true, Check: pool.Ping})
-				}
-				if rc != nil {
-					// Optional: without Redis the cache is process-local.
-					checks = append(checks, api.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return cache.Ping(ctx, rc) }})
-				}
-				// POST /admin/clients/statistics/refresh starts (or joins) the
-				// StatsRefresh workflow; a worker runs the rebuild.
-				refresh := func(ctx context.Context) (api.StatsRefreshRun, error) {
-					run, err := tc.ExecuteWorkflow(ctx, workflows.StatsRefreshStartOptions(), workflows.StatsRefresh, workflows.StatsRefreshInput{})
-					wfc.count("StatsRefresh", err)
-					return run, err
-				}
-				return api.New(reg, api.Options{Version: version, BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks, Auth: authDeps, Cache: rcache, Metrics: metrics, Logs: logs, Stats: stats, StatsRefresh: refresh, TrustedProxies: cfg.API.TrustedProxies}, log)
-			},
+			newAPIDeps,
+			newAPIOptions,
+			newHealthChecks,
+			newStatsRefresher,
+			newEngine,
 			newHTTPServer,
 			newMetrics,
 			newWorkflowCounters,
@@ -165,6 +181,84 @@ func Gateway(version string) fx.Option {
 		),
 		fx.Invoke(func(*http.Server) {}), // the server is the point of this role
 	)
+}
+
+// newAPIDeps hands api one small interface per consumer, over the
+// registry and the stores built once in Core. A store that is nil (no
+// logging database) leaves its feature out.
+func newAPIDeps(reg *registry.Registry, stores controlStores, a *auth.Authenticator, refresh api.StatsRefresher) api.Deps {
+	d := api.Deps{Clients: reg, ClientAdmin: reg, HostRoutes: reg, Auth: a, StatsRefresh: refresh}
+	if stores.Keys != nil {
+		d.APIKeys = stores.Keys
+	}
+	if stores.Stats != nil {
+		d.Stats = stores.Stats
+	}
+	if stores.Idempotency != nil {
+		d.Idempotency = stores.Idempotency
+	}
+	return d
+}
+
+// apiTelemetry is what the HTTP layer records into (each nil when off).
+type apiTelemetry struct {
+	fx.In
+	Metrics *telemetry.Metrics
+	Logs    *telemetry.LogWriter
+	Stats   *telemetry.Stats
+	Cache   *cache.Cache
+}
+
+// newAPIOptions configures the HTTP layer from the configuration.
+func newAPIOptions(cfg config.Config, v version, checks []api.HealthCheck, tel apiTelemetry) api.Options {
+	lim := gateway.DefaultLimits()
+	lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
+	lim.MaxLimit = cfg.Gateway.MaxLimit
+	return api.Options{
+		Version: string(v), BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks,
+		Cache: tel.Cache, Metrics: tel.Metrics, Logs: tel.Logs, Stats: tel.Stats,
+		TrustedProxies: cfg.API.TrustedProxies,
+	}
+}
+
+// newHealthChecks lists the dependencies /health reports besides the
+// client databases.
+func newHealthChecks(reg *registry.Registry, tc client.Client, rc *redis.Client) []api.HealthCheck {
+	checks := []api.HealthCheck{
+		// Not required: the synchronous routes work without Temporal.
+		{Name: "temporal", Check: func(ctx context.Context) error { return orchestration.CheckHealth(ctx, tc) }},
+	}
+	if pool := reg.ControlPlane(); pool != nil {
+		// Required: API keys and the registry live there.
+		checks = append(checks, api.HealthCheck{Name: "logging_database", Required: true, Check: pool.Ping})
+	}
+	if rc != nil {
+		// Optional: without Redis the cache is process-local.
+		checks = append(checks, api.HealthCheck{Name: "redis", Check: func(ctx context.Context) error { return cache.Ping(ctx, rc) }})
+	}
+	return checks
+}
+
+// statsRefresher starts (or joins) the StatsRefresh workflow for POST
+// /admin/clients/statistics/refresh; a worker runs the rebuild.
+type statsRefresher struct {
+	tc  client.Client
+	wfc *workflowCounters
+}
+
+func newStatsRefresher(tc client.Client, wfc *workflowCounters) api.StatsRefresher {
+	return statsRefresher{tc: tc, wfc: wfc}
+}
+
+func (r statsRefresher) StartStatsRefresh(ctx context.Context) (api.StatsRefreshRun, error) {
+	run, err := r.tc.ExecuteWorkflow(ctx, workflows.StatsRefreshStartOptions(), workflows.StatsRefresh, workflows.StatsRefreshInput{})
+	r.wfc.count("StatsRefresh", err)
+	return run, err
+}
+
+// newEngine builds the HTTP handler.
+func newEngine(deps api.Deps, opts api.Options, log *slog.Logger) *gin.Engine {
+	return api.New(deps, opts, log)
 }
 
 // newLogWriter builds the request/operation log writer on a dedicated
@@ -212,9 +306,16 @@ func newLogWriter(lc fx.Lifecycle, reg *registry.Registry, cfg config.Config, li
 	return w, nil
 }
 
+// listen opens the HTTP listener; tests replace it.
+var listen = net.Listen
+
 // newHTTPServer binds the listener in OnStart (so "port already in use" is a
 // start error, not a hang) and serves in a goroutine; OnStop drains.
-func newHTTPServer(lc fx.Lifecycle, cfg config.Config, engine *gin.Engine, log *slog.Logger) *http.Server {
+//
+// A Serve that fails (anything but the drain) ends the process with exit
+// code 1 through sd: a gateway without its HTTP server must not keep
+// running.
+func newHTTPServer(lc fx.Lifecycle, sd fx.Shutdowner, cfg config.Config, engine *gin.Engine, log *slog.Logger) *http.Server {
 	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
 	srv := &http.Server{
 		Addr:              addr,
@@ -227,7 +328,7 @@ func newHTTPServer(lc fx.Lifecycle, cfg config.Config, engine *gin.Engine, log *
 	}
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
-			ln, err := net.Listen("tcp", addr)
+			ln, err := listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
@@ -235,6 +336,7 @@ func newHTTPServer(lc fx.Lifecycle, cfg config.Config, engine *gin.Engine, log *
 			go func() {
 				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("http server stopped", "err", err)
+					_ = sd.Shutdown(fx.ExitCode(1))
 				}
 			}()
 			return nil
@@ -253,8 +355,19 @@ func Serve(p Params) fx.Option {
 	return fx.Options(
 		Core(p),
 		TemporalClient(),
-		Gateway(p.Version),
+		Gateway(),
 		fx.StopTimeout(p.Config.API.ShutdownTimeout+5*time.Second),
-		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
+		fxLogger(),
 	)
+}
+
+// fxLogger logs fx's own events (providers, hooks, their durations and
+// failures) through the process logger, at debug level for the routine
+// ones (fxevent.SlogLogger).
+func fxLogger() fx.Option {
+	return fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
+		fl := &fxevent.SlogLogger{Logger: l.With("component", "fx")}
+		fl.UseLogLevel(slog.LevelDebug) // failures stay at error level
+		return fl
+	})
 }

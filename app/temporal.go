@@ -8,7 +8,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
-	"go.uber.org/fx/fxevent"
 
 	"github.com/athena-gateway/athena/activities"
 	"github.com/athena-gateway/athena/config"
@@ -90,7 +89,7 @@ func Worker(p Params) fx.Option {
 		TemporalClient(),
 		TemporalWorker(),
 		fx.StopTimeout(workerStopGrace),
-		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
+		fxLogger(),
 	)
 }
 
@@ -108,9 +107,9 @@ func Dev(p Params) fx.Option {
 		Core(p),
 		TemporalClient(),
 		TemporalWorker(),
-		Gateway(p.Version),
+		Gateway(),
 		fx.Decorate(func(e *gin.Engine, _ *orchestration.Worker) *gin.Engine { return e }),
 		fx.StopTimeout(p.Config.API.ShutdownTimeout+workerStopGrace),
-		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
+		fxLogger(),
 	)
 }

@@ -216,13 +216,12 @@ func txOptions(o gateway.TransactionOptions) pgx.TxOptions {
 	return t
 }
 
-// Idempotency records: how long a committed result answers a repeated key,
-// and how long a reservation may stay unfinished before another request may
-// take the key over (the reserving process died between reserve and
-// complete).
+// Idempotency records keep the rules of gateway.RunIdempotent: committed
+// results answer for gateway.IdempotencyRetention, reservations go stale
+// after gateway.IdempotencyStaleAfter.
 const (
-	DefaultIdempotencyRetention = 24 * time.Hour
-	idempotencyStaleAfter       = 10 * time.Minute
+	DefaultIdempotencyRetention = gateway.IdempotencyRetention
+	idempotencyStaleAfter       = gateway.IdempotencyStaleAfter
 )
 
 // TransactionResults remembers committed transaction responses by
@@ -292,11 +291,11 @@ func (s *TransactionResults) Reserve(ctx context.Context, scope, key, hash strin
 	case got && claimedByRow:
 		return nil, true, nil
 	case got && storedHash != nil && *storedHash != hash:
-		return nil, false, IdempotencyMismatch()
+		return nil, false, gateway.IdempotencyMismatch()
 	case got && response != nil:
 		return []byte(*response), false, nil
 	}
-	return nil, false, IdempotencyInProgress()
+	return nil, false, gateway.IdempotencyInProgress()
 }
 
 // Complete stores the committed response for a key claimed by Reserve.
@@ -319,16 +318,4 @@ func (s *TransactionResults) Release(ctx context.Context, scope, key string) err
 		return fmt.Errorf("release idempotency key: %w", err)
 	}
 	return nil
-}
-
-// IdempotencyInProgress is the 409 for a key whose transaction is running.
-func IdempotencyInProgress() *gateway.Error {
-	return gateway.Errorf(gateway.CodeIdempotencyConflict,
-		"a transaction with this idempotency_key is still running; retry shortly")
-}
-
-// IdempotencyMismatch is the 409 for a key reused with another request.
-func IdempotencyMismatch() *gateway.Error {
-	return gateway.Errorf(gateway.CodeIdempotencyConflict,
-		"idempotency_key was already used with a different request")
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // Start reads the control plane and keeps the registry live: it migrates
-// the logging database (control_plane.migrate_on_start), mirrors the file's
+// the logging database (Migrate, unless it already ran), mirrors the file's
 // clients into athena_clients, loads the merged view, and starts the
 // listener, the poll and the failure recorder, which Close stops. An
 // unreachable logging database does not fail the start: the file's clients
@@ -69,16 +69,31 @@ func (r *Registry) Start(ctx context.Context) error {
 	return nil
 }
 
+// Migrate brings the logging database up to date when
+// control_plane.migrate_on_start is set; without a control plane, or once
+// it has succeeded, it does nothing. The app runs it in its own start hook
+// before Start; Start (and its retries while the logging database is down)
+// runs it too, so the database is migrated before clients are loaded
+// whoever calls it first.
+func (r *Registry) Migrate(ctx context.Context) error {
+	if r.cpPool == nil || !r.cp.MigrateOnStart || r.migrated.Load() {
+		return nil
+	}
+	from, to, err := postgres.Migrate(ctx, r.cpPool)
+	if err != nil {
+		return fmt.Errorf("control plane: %w", err)
+	}
+	r.migrated.Store(true)
+	if from != to {
+		r.log.Info("control plane migrated", "from", from, "to", to)
+	}
+	return nil
+}
+
 // bootstrap is the start-up I/O: migrate, sync the file, load.
 func (r *Registry) bootstrap(ctx context.Context) error {
-	if r.cp.MigrateOnStart {
-		from, to, err := postgres.Migrate(ctx, r.cpPool)
-		if err != nil {
-			return fmt.Errorf("control plane: %w", err)
-		}
-		if from != to {
-			r.log.Info("control plane migrated", "from", from, "to", to)
-		}
+	if err := r.Migrate(ctx); err != nil {
+		return err
 	}
 	mirror := make(map[string]string, len(r.file))
 	for name, c := range r.file {

@@ -47,8 +47,10 @@ type Registry struct {
 
 	// Control plane; all nil when it is off.
 	cpPool *pgxpool.Pool
-	store  *postgres.ClientStore
-	routes *postgres.RouteStore
+	// migrated is set once Migrate has succeeded.
+	migrated atomic.Bool
+	store    *postgres.ClientStore
+	routes   *postgres.RouteStore
 
 	direct *directCache
 

@@ -150,7 +150,7 @@ func coldReads(ctx context.Context, ath athena, dbURL string, maxConns int32, lo
 	}
 	defer c.Close(context.Background())
 	clients := tracedClients{Registry: ath.reg, db: postgres.New(pool, postgres.Options{})}
-	srv, err := serve("cold reads", ath.engineWith(clients, api.AuthDeps{}, c))
+	srv, err := serve("cold reads", ath.engineWith(clients, api.Deps{}, c))
 	if err != nil {
 		return fail(err)
 	}

@@ -92,8 +92,8 @@ func setupKeys(ctx context.Context, benchPool *pgxpool.Pool, dbURL string, log *
 	return k, nil
 }
 
-// deps is the api.Options.Auth of the keyed engine.
-func (k *keyedAthena) deps() api.AuthDeps { return api.AuthDeps{Auth: k.auth, Keys: k.store} }
+// deps is the api.Deps of the keyed engine.
+func (k *keyedAthena) deps() api.Deps { return api.Deps{Auth: k.auth, APIKeys: k.store} }
 
 // check proves the engine at baseURL enforces keys before anything is
 // measured: the fetch of d) must answer 401 without the key and 200 with

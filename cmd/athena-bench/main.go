@@ -280,7 +280,7 @@ func benchInProcess(ctx context.Context, opts options, w io.Writer, log *slog.Lo
 	defer closeServer(floor, log)
 	ath := newAthena(opts.databaseURL, sum.PoolConns, opts.insertRows, log)
 	defer ath.reg.Close()
-	athena, err := serve(string(scenarioAthena), ath.engine(api.AuthDeps{}))
+	athena, err := serve(string(scenarioAthena), ath.engine(api.Deps{}))
 	if err != nil {
 		return err
 	}
@@ -291,7 +291,7 @@ func benchInProcess(ctx context.Context, opts options, w io.Writer, log *slog.Lo
 		return err
 	}
 	defer readCache.Close(context.Background())
-	cached, err := serve(string(scenarioCached), ath.engineWith(ath.reg, api.AuthDeps{}, readCache))
+	cached, err := serve(string(scenarioCached), ath.engineWith(ath.reg, api.Deps{}, readCache))
 	if err != nil {
 		return err
 	}

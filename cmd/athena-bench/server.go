@@ -103,7 +103,7 @@ func newAthena(dbURL string, maxConns int32, insertRows int, log *slog.Logger) a
 
 // engine builds one gateway; zero deps means no key store (scenario c),
 // as in production without a logging database. It has no read cache.
-func (a athena) engine(deps api.AuthDeps) *gin.Engine {
+func (a athena) engine(deps api.Deps) *gin.Engine {
 	return a.engineWith(a.reg, deps, nil)
 }
 
@@ -112,7 +112,7 @@ func (a athena) engine(deps api.AuthDeps) *gin.Engine {
 // every telemetry off (scenario f), all three set is production's full
 // telemetry (scenario g).
 func (a athena) engineTelemetry(tel telemetryDeps) *gin.Engine {
-	return api.New(a.reg, a.telemetryOptions(tel), a.log)
+	return api.New(api.Deps{Clients: a.reg}, a.telemetryOptions(tel), a.log)
 }
 
 // telemetryOptions are the api.Options of engineTelemetry.
@@ -123,9 +123,9 @@ func (a athena) telemetryOptions(tel telemetryDeps) api.Options {
 }
 
 // engineWith builds a gateway over clients with read cache c (nil: none).
-func (a athena) engineWith(clients api.Clients, deps api.AuthDeps, c *cache.Cache) *gin.Engine {
+func (a athena) engineWith(clients api.ClientLookup, deps api.Deps, c *cache.Cache) *gin.Engine {
 	opts := a.opts
-	opts.Auth = deps
+	deps.Clients = clients
 	opts.Cache = c
-	return api.New(clients, opts, a.log)
+	return api.New(deps, opts, a.log)
 }

@@ -11,18 +11,14 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/gin-gonic/gin"
-	"go.uber.org/fx"
 
 	"github.com/athena-gateway/athena/app"
 	"github.com/athena-gateway/athena/config"
@@ -164,37 +160,8 @@ func serve(args []string, stderr io.Writer) int {
 	return runApp(app.Serve(app.Params{Config: cfg, Version: version, Logger: log}), log, stderr)
 }
 
-// runApp starts the fx app, waits for SIGINT/SIGTERM (handled once: a second
-// signal kills the process the default way), then stops it.
-func runApp(opts fx.Option, log *slog.Logger, stderr io.Writer) int {
+// runApp runs a role until SIGINT/SIGTERM or a fatal failure (app.Run).
+func runApp(role app.Role, log *slog.Logger, stderr io.Writer) int {
 	gin.SetMode(gin.ReleaseMode)
-	a := fx.New(opts)
-	if err := a.Err(); err != nil {
-		fmt.Fprintf(stderr, "athena: %v\n", err)
-		return exitUsage
-	}
-	startCtx, cancel := context.WithTimeout(context.Background(), a.StartTimeout())
-	defer cancel()
-	if err := a.Start(startCtx); err != nil {
-		fmt.Fprintf(stderr, "athena: start: %v\n", err)
-		return 1
-	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	exit := 0
-	select {
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String())
-	case s := <-a.Wait(): // fx.Shutdowner, e.g. the Temporal worker failed fatally
-		exit = s.ExitCode
-		log.Info("shutting down", "exit_code", exit)
-	}
-	signal.Reset(syscall.SIGINT, syscall.SIGTERM)
-	stopCtx, cancelStop := context.WithTimeout(context.Background(), a.StopTimeout())
-	defer cancelStop()
-	if err := a.Stop(stopCtx); err != nil {
-		log.Error("shutdown", "err", err)
-		return 1
-	}
-	return exit
+	return app.Run(role, log, stderr)
 }

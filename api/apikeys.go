@@ -1,11 +1,8 @@
 package api
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,44 +16,35 @@ import (
 )
 
 // The /admin/api-key* handlers (spec §1.2). Every one runs behind the admin
-// check (adminOnly in routes.go); they validate input, call the KeyStore and
-// answer with the spec envelope. Changes made here drop this process's
+// check (adminOnly in routes.go); they validate input, call the APIKeyAdmin
+// and answer with the spec envelope. Changes made here drop this process's
 // cached entries at once; other processes see them within the cache window.
 
-// adminBodyLimit bounds admin request bodies; they are a few fields.
-const adminBodyLimit = 64 << 10
-
-// keys returns the store, or writes 503 when none is configured.
-func (k *keyAuth) keys(c *gin.Context, op string) (*postgres.KeyStore, bool) {
-	if k == nil || k.deps.Keys == nil {
-		writeError(c, k.log(), op, &gateway.Error{Code: gateway.CodeBackendUnavailable,
-			Message: "API key store unavailable", Detail: "no logging database is configured for API keys"})
-		return nil, false
-	}
-	return k.deps.Keys, true
+// APIKeyAdmin is the API-key store of the /admin/api-key* routes.
+// *postgres.KeyStore implements it.
+type APIKeyAdmin interface {
+	// Keys.
+	ListKeys(ctx context.Context) ([]auth.Key, error)
+	CreateKey(ctx context.Context, n postgres.NewKey) (auth.Key, string, error)
+	RevokeKey(ctx context.Context, publicID string) (auth.Key, error)
+	UpdateKey(ctx context.Context, publicID string, p postgres.KeyPatch) (auth.Key, error)
+	PublicIDByRowID(ctx context.Context, id int64) (string, error)
+	// Rights.
+	ListRights(ctx context.Context, publicID string) ([]postgres.KeyRight, error)
+	AddRight(ctx context.Context, publicID, right string) (postgres.KeyRight, error)
+	RemoveRight(ctx context.Context, publicID, right string) error
+	// Enforcement, global and per client.
+	GetConfig(ctx context.Context) (postgres.GlobalConfig, error)
+	SetConfig(ctx context.Context, enforce *bool, mode *auth.FailMode) (postgres.GlobalConfig, error)
+	ListClientConfigs(ctx context.Context) ([]auth.ClientEnforcement, error)
+	SetClientConfig(ctx context.Context, client string, enforce *bool, mode *auth.FailMode) (auth.ClientEnforcement, error)
+	DeleteClientConfig(ctx context.Context, client string) error
 }
 
-// decodeAdminBody decodes a JSON object into v, refusing unknown fields so a
-// misspelt field is an error instead of silently ignored.
-func decodeAdminBody(c *gin.Context, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, adminBodyLimit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge(adminBodyLimit)
-		}
-		return gateway.Errorf(gateway.CodeInvalidJSON, "request body could not be read")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return gateway.Errorf(gateway.CodeInvalidJSON, "invalid JSON body: %v", err)
-	}
-	if dec.More() {
-		return gateway.Errorf(gateway.CodeInvalidJSON, "invalid JSON body: more than one value")
-	}
-	return nil
-}
+// errNoKeyStore is the answer of every /admin/api-key* route when no key
+// store is configured (routes.go).
+var errNoKeyStore = &gateway.Error{Code: gateway.CodeBackendUnavailable,
+	Message: "API key store unavailable", Detail: "no logging database is configured for API keys"}
 
 func invalidValue(format string, args ...any) *gateway.Error {
 	return gateway.Errorf(gateway.CodeInvalidValue, format, args...)
@@ -71,22 +59,18 @@ func pathKeyID(c *gin.Context) (string, error) {
 	return id, nil
 }
 
-// invalidate drops this process's cached view of a key ("" for all).
-func (k *keyAuth) invalidate(publicID string) {
-	if a := k.authn(); a != nil {
+// invalidateKey drops this process's cached view of a key ("" for all).
+func (s *Server) invalidateKey(publicID string) {
+	if a := s.deps.Auth; a != nil {
 		a.Invalidate(publicID)
 	}
 }
 
 // listAPIKeys serves GET /admin/api-keys: every key, never a secret.
-func (k *keyAuth) listAPIKeys(c *gin.Context) {
-	const op = "admin_api_keys"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
+func (s *Server) listAPIKeys(c *gin.Context) error {
+	store := s.deps.APIKeys
 	keys, err := store.ListKeys(c.Request.Context())
-	sendList(c, k.log(), op, "API keys", keys, err)
+	return sendList(c, "API keys", keys, err)
 }
 
 // createKeyBody is POST /admin/api-keys. expires_at (RFC 3339) and
@@ -109,32 +93,26 @@ type createdKey struct {
 
 // createAPIKey serves POST /admin/api-keys. The plaintext key is in the
 // answer and nowhere else.
-func (k *keyAuth) createAPIKey(c *gin.Context) {
-	const op = "admin_api_keys"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
+func (s *Server) createAPIKey(c *gin.Context) error {
+	store := s.deps.APIKeys
 	var b createKeyBody
-	if err := decodeAdminBody(c, &b); err != nil {
-		writeError(c, k.log(), op, err)
-		return
+	if err := decodeAdminBody(c, &b, false); err != nil {
+		return err
 	}
 	n := postgres.NewKey{Name: b.Name, Description: b.Description, ClientName: strings.TrimSpace(b.ClientName), Rights: b.Rights}
 	exp, err := parseExpiry(b.ExpiresAt, b.ExpiresIn, time.Now())
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
 	n.ExpiresAt = exp
 	key, plaintext, err := store.CreateKey(c.Request.Context(), n)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
-	k.invalidate(key.PublicID) // a negative cache entry for this id would hide it
+	s.invalidateKey(key.PublicID) // a negative cache entry for this id would hide it
 	newSuccess("API key created; store it now, it is not shown again").
 		value("data", createdKey{Key: key, APIKey: plaintext}).send(c, http.StatusCreated)
+	return nil
 }
 
 // parseExpiry reads expires_at or expires_in; neither means no expiry.
@@ -161,24 +139,19 @@ func parseExpiry(at, in *string, now time.Time) (*time.Time, error) {
 
 // revokeAPIKey serves DELETE /admin/api-keys/:id: the key is revoked (kept
 // for the audit trail, never deleted).
-func (k *keyAuth) revokeAPIKey(c *gin.Context) {
-	const op = "admin_api_keys"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
+func (s *Server) revokeAPIKey(c *gin.Context) error {
+	store := s.deps.APIKeys
 	id, err := pathKeyID(c)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
 	key, err := store.RevokeKey(c.Request.Context(), id)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
-	k.invalidate(id)
+	s.invalidateKey(id)
 	newSuccess("API key revoked").value("data", key).send(c, 200)
+	return nil
 }
 
 // patchKeyBody is PATCH /admin/api-keys/:id. expires_at: null clears the
@@ -193,56 +166,46 @@ type patchKeyBody struct {
 
 // patchAPIKey serves PATCH /admin/api-keys/:id (name, description, active
 // flag, expiry).
-func (k *keyAuth) patchAPIKey(c *gin.Context) {
-	const op = "admin_api_keys"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
+func (s *Server) patchAPIKey(c *gin.Context) error {
+	store := s.deps.APIKeys
 	id, err := pathKeyID(c)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
 	var b patchKeyBody
-	if err := decodeAdminBody(c, &b); err != nil {
-		writeError(c, k.log(), op, err)
-		return
+	if err := decodeAdminBody(c, &b, false); err != nil {
+		return err
 	}
 	p := postgres.KeyPatch{Name: b.Name, Description: b.Description, Active: b.IsActive}
 	switch {
 	case string(b.ExpiresAt) == "null":
 		if b.ExpiresIn != nil {
-			writeError(c, k.log(), op, invalidValue("give expires_at or expires_in, not both"))
-			return
+			return invalidValue("give expires_at or expires_in, not both")
 		}
 		p.ClearExpiry = true
 	case len(b.ExpiresAt) > 0 || b.ExpiresIn != nil:
 		var at *string
 		if len(b.ExpiresAt) > 0 {
-			var s string
-			if err := json.Unmarshal(b.ExpiresAt, &s); err != nil {
-				writeError(c, k.log(), op, invalidValue("expires_at: want an RFC 3339 time string or null"))
-				return
+			var v string
+			if err := json.Unmarshal(b.ExpiresAt, &v); err != nil {
+				return invalidValue("expires_at: want an RFC 3339 time string or null")
 			}
-			at = &s
+			at = &v
 		}
 		if p.ExpiresAt, err = parseExpiry(at, b.ExpiresIn, time.Now()); err != nil {
-			writeError(c, k.log(), op, err)
-			return
+			return err
 		}
 	}
 	if p.Name == nil && p.Description == nil && p.Active == nil && p.ExpiresAt == nil && !p.ClearExpiry {
-		writeError(c, k.log(), op, invalidValue("nothing to change: give name, description, is_active, expires_at or expires_in"))
-		return
+		return invalidValue("nothing to change: give name, description, is_active, expires_at or expires_in")
 	}
 	key, err := store.UpdateKey(c.Request.Context(), id, p)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
-	k.invalidate(id)
+	s.invalidateKey(id)
 	newSuccess("API key updated").value("data", key).send(c, 200)
+	return nil
 }
 
 // rightBody names a key and a right. The key is public_id, or api_key_id
@@ -254,7 +217,7 @@ type rightBody struct {
 }
 
 // resolveKey turns public_id / api_key_id into a public id.
-func (k *keyAuth) resolveKey(c *gin.Context, store *postgres.KeyStore, publicID string, apiKeyID json.RawMessage) (string, error) {
+func resolveKey(c *gin.Context, store APIKeyAdmin, publicID string, apiKeyID json.RawMessage) (string, error) {
 	publicID = strings.TrimSpace(publicID)
 	if len(apiKeyID) > 0 && string(apiKeyID) != "null" {
 		var s string
@@ -288,12 +251,8 @@ func (k *keyAuth) resolveKey(c *gin.Context, store *postgres.KeyStore, publicID 
 }
 
 // listAPIKeyRights serves GET /admin/api-key-rights[?public_id=|api_key_id=].
-func (k *keyAuth) listAPIKeyRights(c *gin.Context) {
-	const op = "admin_api_key_rights"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
+func (s *Server) listAPIKeyRights(c *gin.Context) error {
+	store := s.deps.APIKeys
 	id := ""
 	if pid, aid := c.Query("public_id"), c.Query("api_key_id"); pid != "" || aid != "" {
 		raw := json.RawMessage(nil)
@@ -305,22 +264,21 @@ func (k *keyAuth) listAPIKeyRights(c *gin.Context) {
 			}
 		}
 		var err error
-		if id, err = k.resolveKey(c, store, pid, raw); err != nil {
-			writeError(c, k.log(), op, err)
-			return
+		if id, err = resolveKey(c, store, pid, raw); err != nil {
+			return err
 		}
 	}
 	rights, err := store.ListRights(c.Request.Context(), id)
-	sendList(c, k.log(), op, "API key rights", rights, err)
+	return sendList(c, "API key rights", rights, err)
 }
 
 // rightRequest decodes and checks a rights body (POST and DELETE).
-func (k *keyAuth) rightRequest(c *gin.Context, store *postgres.KeyStore) (string, string, error) {
+func rightRequest(c *gin.Context, store APIKeyAdmin) (string, string, error) {
 	var b rightBody
-	if err := decodeAdminBody(c, &b); err != nil {
+	if err := decodeAdminBody(c, &b, false); err != nil {
 		return "", "", err
 	}
-	id, err := k.resolveKey(c, store, b.PublicID, b.APIKeyID)
+	id, err := resolveKey(c, store, b.PublicID, b.APIKeyID)
 	if err != nil {
 		return "", "", err
 	}
@@ -332,59 +290,45 @@ func (k *keyAuth) rightRequest(c *gin.Context, store *postgres.KeyStore) (string
 }
 
 // addAPIKeyRight serves POST /admin/api-key-rights {public_id, right}.
-func (k *keyAuth) addAPIKeyRight(c *gin.Context) {
-	const op = "admin_api_key_rights"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
-	id, right, err := k.rightRequest(c, store)
+func (s *Server) addAPIKeyRight(c *gin.Context) error {
+	store := s.deps.APIKeys
+	id, right, err := rightRequest(c, store)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
 	kr, err := store.AddRight(c.Request.Context(), id, right)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
-	k.invalidate(id)
+	s.invalidateKey(id)
 	newSuccess("Right granted").value("data", kr).send(c, http.StatusCreated)
+	return nil
 }
 
 // removeAPIKeyRight serves DELETE /admin/api-key-rights {public_id, right}.
-func (k *keyAuth) removeAPIKeyRight(c *gin.Context) {
-	const op = "admin_api_key_rights"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
-	id, right, err := k.rightRequest(c, store)
+func (s *Server) removeAPIKeyRight(c *gin.Context) error {
+	store := s.deps.APIKeys
+	id, right, err := rightRequest(c, store)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
 	if err := store.RemoveRight(c.Request.Context(), id, right); err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
-	k.invalidate(id)
+	s.invalidateKey(id)
 	newSuccess("Right withdrawn").value("data", postgres.KeyRight{PublicID: id, Right: right}).send(c, 200)
+	return nil
 }
 
 // getAPIKeyConfig serves GET /admin/api-key-config.
-func (k *keyAuth) getAPIKeyConfig(c *gin.Context) {
-	const op = "admin_api_key_config"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
+func (s *Server) getAPIKeyConfig(c *gin.Context) error {
+	store := s.deps.APIKeys
 	cfg, err := store.GetConfig(c.Request.Context())
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
 	newSuccess("API key configuration").value("data", cfg).send(c, 200)
+	return nil
 }
 
 // configBody is PUT /admin/api-key-config and /admin/api-key-clients/:client.
@@ -403,43 +347,32 @@ func (b configBody) validate() error {
 
 // putAPIKeyConfig serves PUT /admin/api-key-config {enforce, fail_mode};
 // an absent field keeps its value.
-func (k *keyAuth) putAPIKeyConfig(c *gin.Context) {
-	const op = "admin_api_key_config"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
+func (s *Server) putAPIKeyConfig(c *gin.Context) error {
+	store := s.deps.APIKeys
 	var b configBody
-	if err := decodeAdminBody(c, &b); err != nil {
-		writeError(c, k.log(), op, err)
-		return
+	if err := decodeAdminBody(c, &b, false); err != nil {
+		return err
 	}
 	if err := b.validate(); err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
 	if b.Enforce == nil && b.FailMode == nil {
-		writeError(c, k.log(), op, invalidValue("nothing to change: give enforce and/or fail_mode"))
-		return
+		return invalidValue("nothing to change: give enforce and/or fail_mode")
 	}
 	cfg, err := store.SetConfig(c.Request.Context(), b.Enforce, b.FailMode)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
-	k.invalidate("")
+	s.invalidateKey("")
 	newSuccess("API key configuration updated").value("data", cfg).send(c, 200)
+	return nil
 }
 
 // listAPIKeyClients serves GET /admin/api-key-clients: per-client overrides.
-func (k *keyAuth) listAPIKeyClients(c *gin.Context) {
-	const op = "admin_api_key_clients"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
+func (s *Server) listAPIKeyClients(c *gin.Context) error {
+	store := s.deps.APIKeys
 	list, err := store.ListClientConfigs(c.Request.Context())
-	sendList(c, k.log(), op, "client overrides", list, err)
+	return sendList(c, "client overrides", list, err)
 }
 
 // pathClient reads and checks the :client path parameter.
@@ -453,65 +386,53 @@ func pathClient(c *gin.Context) (string, error) {
 
 // putAPIKeyClient serves PUT /admin/api-key-clients/:client {enforce,
 // fail_mode}: the override is replaced; null fields inherit.
-func (k *keyAuth) putAPIKeyClient(c *gin.Context) {
-	const op = "admin_api_key_clients"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
+func (s *Server) putAPIKeyClient(c *gin.Context) error {
+	store := s.deps.APIKeys
 	client, err := pathClient(c)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
 	var b configBody
-	if err := decodeAdminBody(c, &b); err != nil {
-		writeError(c, k.log(), op, err)
-		return
+	if err := decodeAdminBody(c, &b, false); err != nil {
+		return err
 	}
 	if err := b.validate(); err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
 	ce, err := store.SetClientConfig(c.Request.Context(), client, b.Enforce, b.FailMode)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
-	k.invalidate("")
+	s.invalidateKey("")
 	newSuccess("Client override saved").value("data", ce).send(c, 200)
+	return nil
 }
 
 // deleteAPIKeyClient serves DELETE /admin/api-key-clients/:client: the
 // client inherits the global switch again.
-func (k *keyAuth) deleteAPIKeyClient(c *gin.Context) {
-	const op = "admin_api_key_clients"
-	store, ok := k.keys(c, op)
-	if !ok {
-		return
-	}
+func (s *Server) deleteAPIKeyClient(c *gin.Context) error {
+	store := s.deps.APIKeys
 	client, err := pathClient(c)
 	if err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
 	if err := store.DeleteClientConfig(c.Request.Context(), client); err != nil {
-		writeError(c, k.log(), op, err)
-		return
+		return err
 	}
-	k.invalidate("")
+	s.invalidateKey("")
 	newSuccess("Client override removed").value("data", map[string]string{"client_name": client}).send(c, 200)
+	return nil
 }
 
-// sendList answers a list route: the error envelope when err is set, else
+// sendList answers a list route: err when set, else
 // "Listed N <noun>" with data always an array (never null).
-func sendList[T any](c *gin.Context, log *slog.Logger, op, noun string, items []T, err error) {
+func sendList[T any](c *gin.Context, noun string, items []T, err error) error {
 	if err != nil {
-		writeError(c, log, op, err)
-		return
+		return err
 	}
 	if items == nil {
 		items = []T{}
 	}
 	newSuccess("Listed "+strconv.Itoa(len(items))+" "+noun).value("data", items).send(c, 200)
+	return nil
 }

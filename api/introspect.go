@@ -11,49 +11,52 @@ import (
 	"github.com/athena-gateway/athena/postgres"
 )
 
-// schemaTables serves GET /schema/tables.
-func (s *Server) schemaTables(c *gin.Context) {
-	s.schemaRoute(c, "Tables listed", false, func(ctx context.Context, db *postgres.DB, _, _ string) (any, error) {
+// The introspection routes (/schema/tables, /schema/columns,
+// /schema/constraints) over postgres/introspect.go.
+
+// introspectTables serves GET /schema/tables.
+func (s *Server) introspectTables(c *gin.Context) error {
+	return s.introspect(c, "Tables listed", false, func(ctx context.Context, db *postgres.DB, _, _ string) (any, error) {
 		return db.Tables(ctx)
 	})
 }
 
-// schemaColumns serves GET /schema/columns?table_name=&table_schema=.
-func (s *Server) schemaColumns(c *gin.Context) {
-	s.schemaRoute(c, "Columns listed", true, func(ctx context.Context, db *postgres.DB, schema, table string) (any, error) {
+// introspectColumns serves GET /schema/columns?table_name=&table_schema=.
+func (s *Server) introspectColumns(c *gin.Context) error {
+	return s.introspect(c, "Columns listed", true, func(ctx context.Context, db *postgres.DB, schema, table string) (any, error) {
 		return db.Columns(ctx, schema, table)
 	})
 }
 
-// schemaConstraints serves GET /schema/constraints?table_name=&table_schema=.
-func (s *Server) schemaConstraints(c *gin.Context) {
-	s.schemaRoute(c, "Constraints listed", true, func(ctx context.Context, db *postgres.DB, schema, table string) (any, error) {
+// introspectConstraints serves GET /schema/constraints?table_name=&table_schema=.
+func (s *Server) introspectConstraints(c *gin.Context) error {
+	return s.introspect(c, "Constraints listed", true, func(ctx context.Context, db *postgres.DB, schema, table string) (any, error) {
 		return db.Constraints(ctx, schema, table)
 	})
 }
 
-// schemaRoute is the shared body of the introspection routes: resolve and
+// introspect is the shared body of the introspection routes: resolve and
 // authenticate (management.read), read the optional table filter, list.
-func (s *Server) schemaRoute(c *gin.Context, message string, filtered bool, list func(ctx context.Context, db *postgres.DB, schema, table string) (any, error)) {
-	const op = "schema"
-	res, p, ok := s.begin(c, op)
-	if !ok || !s.authorize(c, p, auth.RightManagementRead) {
-		return
+func (s *Server) introspect(c *gin.Context, message string, filtered bool, list func(ctx context.Context, db *postgres.DB, schema, table string) (any, error)) error {
+	res, p, err := s.begin(c)
+	if err != nil {
+		return err
+	}
+	if err := s.authorize(p, auth.RightManagementRead); err != nil {
+		return err
 	}
 	var schema, table string
-	var err error
 	if filtered {
 		if schema, table, err = schemaFilter(c); err != nil {
-			writeError(c, s.log, op, err)
-			return
+			return err
 		}
 	}
 	data, err := list(c.Request.Context(), res.DB, schema, table)
 	if err != nil {
-		writeError(c, s.log, op, err)
-		return
+		return err
 	}
 	newSuccess(message).value("data", data).send(c, 200)
+	return nil
 }
 
 // schemaFilter reads table_name (optionally schema-qualified) and

@@ -1,0 +1,61 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/fx"
+)
+
+// Role is a process role (Serve, Worker, Dev) ready to run.
+type Role = fx.Option
+
+// exitUsage is the exit code for configuration the app cannot be built
+// from (as cmd/athena's bad flags).
+const exitUsage = 2
+
+// Run starts role, waits for SIGINT/SIGTERM (handled once: a second signal
+// kills the process the default way) or a fatal failure reported through
+// fx.Shutdowner (the HTTP server or the Temporal worker stopped), stops it
+// and returns the process exit code.
+func Run(role Role, log *slog.Logger, stderr io.Writer) int {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+	return run(role, log, stderr, sig)
+}
+
+// run is Run with the signal channel given (tests send on it).
+func run(role Role, log *slog.Logger, stderr io.Writer, sig <-chan os.Signal) int {
+	a := fx.New(role)
+	if err := a.Err(); err != nil {
+		fmt.Fprintf(stderr, "athena: %v\n", err)
+		return exitUsage
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), a.StartTimeout())
+	defer cancel()
+	if err := a.Start(startCtx); err != nil {
+		fmt.Fprintf(stderr, "athena: start: %v\n", err)
+		return 1
+	}
+	exit := 0
+	select {
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String())
+	case s := <-a.Wait(): // fx.Shutdowner: the HTTP server or the worker failed
+		exit = s.ExitCode
+		log.Info("shutting down", "exit_code", exit)
+	}
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), a.StopTimeout())
+	defer cancelStop()
+	if err := a.Stop(stopCtx); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return exit
+}
