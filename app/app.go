@@ -306,6 +306,20 @@ func newLogWriter(lc fx.Lifecycle, reg *registry.Registry, cfg config.Config, li
 	return w, nil
 }
 
+// httpServerIn is what the HTTP server depends on.
+type httpServerIn struct {
+	fx.In
+	Lifecycle  fx.Lifecycle
+	Shutdowner fx.Shutdowner
+	Config     config.Config
+	Engine     *gin.Engine
+	Log        *slog.Logger
+	// Worker, in a role that runs one (dev), is built before the server:
+	// fx stops hooks in reverse order of construction, so on stop the
+	// server drains before the worker stops.
+	Worker *orchestration.Worker `optional:"true"`
+}
+
 // listen opens the HTTP listener; tests replace it.
 var listen = net.Listen
 
@@ -315,7 +329,8 @@ var listen = net.Listen
 // A Serve that fails (anything but the drain) ends the process with exit
 // code 1 through sd: a gateway without its HTTP server must not keep
 // running.
-func newHTTPServer(lc fx.Lifecycle, sd fx.Shutdowner, cfg config.Config, engine *gin.Engine, log *slog.Logger) *http.Server {
+func newHTTPServer(in httpServerIn) *http.Server {
+	lc, sd, cfg, engine, log := in.Lifecycle, in.Shutdowner, in.Config, in.Engine, in.Log
 	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
 	srv := &http.Server{
 		Addr:              addr,

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
 
@@ -99,16 +98,15 @@ func Worker(p Params) fx.Option {
 //
 // On stop the HTTP server drains first, then the worker stops, then the
 // Temporal client and the client pools close. fx stops hooks in reverse
-// order of construction, so the gin engine is made to depend on the worker:
-// the worker is then always built (and its hooks appended) before the HTTP
-// server, whatever order the modules or invokes are listed in.
+// order of construction, and the HTTP server depends on the worker when
+// there is one (newHTTPServer), so the worker is always built (and its hooks
+// appended) before the server, whatever order the modules are listed in.
 func Dev(p Params) fx.Option {
 	return fx.Options(
 		Core(p),
 		TemporalClient(),
 		TemporalWorker(),
 		Gateway(),
-		fx.Decorate(func(e *gin.Engine, _ *orchestration.Worker) *gin.Engine { return e }),
 		fx.StopTimeout(p.Config.API.ShutdownTimeout+workerStopGrace),
 		fxLogger(),
 	)
