@@ -83,7 +83,7 @@ func (s *Server) callRPC(c *gin.Context, target Resolution, req gateway.RPCReque
 		return err
 	}
 	s.invalidateScope(c.Request.Context(), target)
-	count := countRows(res.Rows)
+	count := gateway.CountJSONArray(res.Rows)
 	if res.Count != nil {
 		count = *res.Count
 	}

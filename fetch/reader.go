@@ -120,7 +120,7 @@ func render(ctx context.Context, db *postgres.DB, plan *postgres.FetchPlan, post
 
 	var head [prefixRoom]byte
 	h := append(head[:0], prefixHead...)
-	h = strconv.AppendInt(h, countRows(rows), 10)
+	h = strconv.AppendInt(h, gateway.CountJSONArray(rows), 10)
 	h = append(h, prefixTail...)
 	start := prefixRoom - len(h)
 	copy(buf[start:], h)
@@ -160,52 +160,4 @@ func PostProcess(rows []byte, p gateway.PostProcessing) ([]gateway.Group, error)
 		return nil, gateway.Errorf(gateway.CodeInternal, "decode rows for post-processing: %v", err)
 	}
 	return gateway.PostProcess(decoded, p)
-}
-
-// countRows counts the elements of a JSON array without decoding it. (api
-// has the same walk for RPC answers; it belongs in one place once the
-// envelope helpers move out of api.)
-func countRows(arr []byte) int64 {
-	var n int64
-	depth, inStr, esc, seen := 0, false, false, false
-	for _, ch := range arr {
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case ch == '\\':
-				esc = true
-			case ch == '"':
-				inStr = false
-			}
-			continue
-		}
-		switch ch {
-		case '"':
-			inStr = true
-			if depth == 1 && !seen {
-				seen = true
-				n++
-			}
-		case '[', '{':
-			if depth == 1 && !seen {
-				seen = true
-				n++
-			}
-			depth++
-		case ']', '}':
-			depth--
-		case ',':
-			if depth == 1 {
-				seen = false
-			}
-		case ' ', '\t', '\n', '\r':
-		default:
-			if depth == 1 && !seen {
-				seen = true
-				n++
-			}
-		}
-	}
-	return n
 }

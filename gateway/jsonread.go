@@ -237,3 +237,50 @@ func validNumber(b []byte) bool {
 	}
 	return i == len(b)
 }
+
+// CountJSONArray counts the elements of a JSON array without decoding it:
+// the read path and RPC answers count PostgreSQL's json_agg output this way.
+func CountJSONArray(arr []byte) int64 {
+	var n int64
+	depth, inStr, esc, seen := 0, false, false, false
+	for _, ch := range arr {
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case ch == '\\':
+				esc = true
+			case ch == '"':
+				inStr = false
+			}
+			continue
+		}
+		switch ch {
+		case '"':
+			inStr = true
+			if depth == 1 && !seen {
+				seen = true
+				n++
+			}
+		case '[', '{':
+			if depth == 1 && !seen {
+				seen = true
+				n++
+			}
+			depth++
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 1 {
+				seen = false
+			}
+		case ' ', '\t', '\n', '\r':
+		default:
+			if depth == 1 && !seen {
+				seen = true
+				n++
+			}
+		}
+	}
+	return n
+}
