@@ -60,7 +60,8 @@ func bearerToken(r *http.Request) string {
 // keyAuth when a key store is configured (Deps.Auth), openAuth when not. So
 // no handler or step asks whether an authenticator exists.
 type keyCheck interface {
-	// authenticate returns the request's Principal (see Server.authenticate).
+	// authenticate returns the request's Principal (see Server.authenticate)
+	// and leaves it on c under principalKey.
 	authenticate(c *gin.Context, client string) (auth.Principal, error)
 	// checkAdmin is Server.checkAdmin.
 	checkAdmin(c *gin.Context) error
@@ -83,7 +84,9 @@ func newKeyCheck(a *auth.Authenticator) keyCheck {
 // key, 403 with one).
 type openAuth struct{}
 
-func (openAuth) authenticate(*gin.Context, string) (auth.Principal, error) {
+func (openAuth) authenticate(c *gin.Context, _ string) (auth.Principal, error) {
+	// A constant literal: storing it in the context allocates nothing.
+	c.Set(principalKey, auth.Principal{Anonymous: true})
 	return auth.Principal{Anonymous: true}, nil
 }
 
@@ -111,6 +114,7 @@ func (k keyAuth) authenticate(c *gin.Context, client string) (auth.Principal, er
 	if info := gateway.RequestInfoFrom(c.Request.Context()); info != nil {
 		info.KeyID = p.KeyID
 	}
+	c.Set(principalKey, p)
 	return p, nil
 }
 
@@ -185,7 +189,6 @@ func (s *Server) authenticate(c *gin.Context, client string) (auth.Principal, er
 	if err != nil {
 		return auth.Principal{}, inStep("auth", err)
 	}
-	c.Set(principalKey, p)
 	return p, nil
 }
 
