@@ -61,9 +61,7 @@ func pathKeyID(c *gin.Context) (string, error) {
 
 // invalidateKey drops this process's cached view of a key ("" for all).
 func (s *Server) invalidateKey(publicID string) {
-	if a := s.deps.Auth; a != nil {
-		a.Invalidate(publicID)
-	}
+	s.keys.invalidate(publicID)
 }
 
 // listAPIKeys serves GET /admin/api-keys: every key, never a secret.

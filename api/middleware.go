@@ -127,15 +127,62 @@ func tooLarge(limit int64) error {
 	return gateway.Errorf(gateway.CodePayloadTooLarge, "request body exceeds the limit of %d bytes", limit).WithDetail("limit_bytes", limit)
 }
 
+// The request observers, each always present: newServer puts a no-op in
+// place of a telemetry feature that is not configured, so observe never
+// asks which are on. The no-ops are empty structs, so an absent feature
+// costs a call through an interface and no allocation.
+type (
+	// requestRecorder records a request in the metrics; *telemetry.Metrics
+	// implements it.
+	requestRecorder interface {
+		ObserveRequest(route, client string, status int, d time.Duration)
+	}
+	// requestLogger queues a request's log entries (logRequest).
+	requestLogger interface {
+		logRequest(c *gin.Context, info *gateway.RequestInfo, route string, status int, at time.Time, d time.Duration)
+	}
+	// requestCounter counts a request in the statistics; *telemetry.Stats
+	// implements it.
+	requestCounter interface {
+		Record(client, table, operation string, status int, cached bool, at time.Time)
+	}
+)
+
+type nopRecorder struct{}
+
+func (nopRecorder) ObserveRequest(string, string, int, time.Duration) {}
+
+type nopLogger struct{}
+
+func (nopLogger) logRequest(*gin.Context, *gateway.RequestInfo, string, int, time.Time, time.Duration) {
+}
+
+type nopCounter struct{}
+
+func (nopCounter) Record(string, string, string, int, bool, time.Time) {}
+
+// observers fills s's observers from opts, no-ops for what is off, and
+// reports whether any is on (observe is installed only then).
+func (s *Server) observers(opts Options) bool {
+	s.recorder, s.logger, s.counter = nopRecorder{}, nopLogger{}, nopCounter{}
+	if opts.Metrics != nil {
+		s.recorder = opts.Metrics
+	}
+	if opts.Logs != nil {
+		s.logger = logWriter{opts.Logs}
+	}
+	if opts.Stats != nil {
+		s.counter = opts.Stats
+	}
+	return opts.Metrics != nil || opts.Logs != nil || opts.Stats != nil
+}
+
 // observe records the request after it is answered: in the metrics, by
 // route template (never the raw path, which would explode cardinality) and
 // resolved client, and in the request log (which keeps the raw path). Log
 // entries are only queued: nothing here waits on the logging database.
+// engine installs it only when some telemetry is on.
 func (s *Server) observe(c *gin.Context) {
-	if s.opts.Metrics == nil && s.opts.Logs == nil && s.opts.Stats == nil {
-		c.Next()
-		return
-	}
 	start := time.Now()
 	c.Next()
 	d := time.Since(start)
@@ -145,35 +192,32 @@ func (s *Server) observe(c *gin.Context) {
 		info = &gateway.RequestInfo{}
 	}
 	status := c.Writer.Status()
-	if s.opts.Metrics != nil {
-		label := route
-		if label == "" {
-			label = "unmatched"
-		}
-		s.opts.Metrics.ObserveRequest(label, info.Client, status, d)
+	label := route
+	if label == "" {
+		label = "unmatched"
 	}
-	if s.opts.Logs != nil {
-		s.logRequest(c, info, route, status, start.Add(d), d)
-	}
-	if s.opts.Stats != nil {
-		// One count per request, keyed by client and, for gateway
-		// operations, by table and operation (statistics are rebuilt from
-		// the request log with the same rule).
-		op, _ := gatewayOperation(route)
-		s.opts.Stats.Record(info.Client, info.Table, op, status, c.Writer.Header().Get("X-Athena-Cached") == "true", start.Add(d))
-	}
+	s.recorder.ObserveRequest(label, info.Client, status, d)
+	s.logger.logRequest(c, info, route, status, start.Add(d), d)
+	// One count per request, keyed by client and, for gateway operations,
+	// by table and operation (statistics are rebuilt from the request log
+	// with the same rule).
+	op, _ := gatewayOperation(route)
+	s.counter.Record(info.Client, info.Table, op, status, c.Writer.Header().Get("X-Athena-Cached") == "true", start.Add(d))
 }
+
+// logWriter is the requestLogger over the telemetry log writer.
+type logWriter struct{ w *telemetry.LogWriter }
 
 // logRequest queues the request's log entries. It reads only what is
 // already at hand (headers, the request info, the status): the response
 // body is never parsed, so error carries the status text; the machine
 // code and message are in the response the client got.
-func (s *Server) logRequest(c *gin.Context, info *gateway.RequestInfo, route string, status int, at time.Time, d time.Duration) {
+func (l logWriter) logRequest(c *gin.Context, info *gateway.RequestInfo, route string, status int, at time.Time, d time.Duration) {
 	errText, message := info.ErrorCode, info.ErrorMessage
 	if status >= 400 && errText == "" {
 		errText = http.StatusText(status)
 	}
-	s.opts.Logs.Request(telemetry.RequestEntry{
+	l.w.Request(telemetry.RequestEntry{
 		RequestID:      info.RequestID,
 		Time:           at,
 		Client:         info.Client,
@@ -195,7 +239,7 @@ func (s *Server) logRequest(c *gin.Context, info *gateway.RequestInfo, route str
 	// segment (fetch, insert, transaction, ...). The handlers know the
 	// table and row count; until they report them these stay NULL.
 	if op, ok := gatewayOperation(route); ok {
-		s.opts.Logs.Operation(telemetry.OperationEntry{
+		l.w.Operation(telemetry.OperationEntry{
 			RequestID: info.RequestID,
 			Time:      at,
 			Client:    info.Client,
@@ -226,7 +270,8 @@ func gatewayOperation(route string) (string, bool) {
 }
 
 // metrics serves GET /metrics (Prometheus text format); without
-// Options.Metrics the route answers notEnabled (routes.go).
+// Options.Metrics the route answers that metrics are not enabled
+// (routes.go), so opts.Metrics is set here.
 func (s *Server) metrics(c *gin.Context) error {
 	s.opts.Metrics.Handler().ServeHTTP(c.Writer, c.Request)
 	return nil

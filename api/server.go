@@ -47,8 +47,8 @@ type Deps struct {
 	// HostRoutes serves /admin/routes* (wildcard host routes).
 	HostRoutes HostRouteAdmin
 	// Auth checks API keys and rights. Nil means no key store is
-	// configured: gateway routes run anonymously and every admin route is
-	// refused.
+	// configured: newServer then uses openAuth once (auth.go), so gateway
+	// routes run anonymously and every admin route is refused.
 	Auth *auth.Authenticator
 	// APIKeys serves the /admin/api-key* routes; nil answers them with 503.
 	APIKeys APIKeyAdmin
@@ -108,6 +108,16 @@ type Server struct {
 	routes      []route
 	// fetchMemo skips decoding repeated fetch bodies (fetchmemo.go).
 	fetchMemo fetchMemo
+	// keys checks keys and rights: keyAuth, or openAuth without a key
+	// store (auth.go).
+	keys keyCheck
+	// recorder, logger and counter observe every answered request; each is
+	// a no-op when its telemetry is off (middleware.go). observing is
+	// whether any is on.
+	recorder  requestRecorder
+	logger    requestLogger
+	counter   requestCounter
+	observing bool
 }
 
 // New builds the gin engine with every route and middleware registered.
@@ -125,7 +135,12 @@ func (s *Server) engine() *gin.Engine {
 		s.log.Error("api.trusted_proxies is invalid; trusting no proxy", "err", err)
 		_ = e.SetTrustedProxies(nil)
 	}
-	e.Use(s.requestID, s.observe, s.recoverPanic)
+	if s.observing {
+		e.Use(s.requestID, s.observe, s.recoverPanic)
+	} else {
+		// Nothing to record: skip observe's timing and lookups.
+		e.Use(s.requestID, s.recoverPanic)
+	}
 	s.register(e, s.routeTable())
 	e.NoRoute(s.handle("route", func(c *gin.Context) error {
 		return gateway.Errorf(gateway.CodeNotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path)
@@ -143,7 +158,8 @@ func newServer(deps Deps, opts Options, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{deps: deps, opts: opts, cache: opts.Cache, log: log, idempotency: deps.Idempotency}
+	s := &Server{deps: deps, opts: opts, cache: opts.Cache, log: log, idempotency: deps.Idempotency, keys: newKeyCheck(deps.Auth)}
+	s.observing = s.observers(opts)
 	if s.idempotency == nil {
 		s.idempotency = gateway.NewMemoryIdempotency(gateway.MemoryIdempotencyMax, gateway.IdempotencyRetention, nil)
 	}

@@ -59,3 +59,21 @@ func run(role Role, log *slog.Logger, stderr io.Writer, sig <-chan os.Signal) in
 	}
 	return exit
 }
+
+// Running is a role started in this process by Start.
+type Running struct{ app *fx.App }
+
+// Start builds role and starts it without waiting for signals, filling
+// each pointer in targets with the value of its type that the role
+// provides (as fx.Populate does). It serves in-process tests and tools
+// outside app, which do not import fx; stop the role with Stop.
+func Start(ctx context.Context, role Role, targets ...any) (*Running, error) {
+	a := fx.New(role, fx.Populate(targets...))
+	if err := a.Start(ctx); err != nil {
+		return nil, err
+	}
+	return &Running{app: a}, nil
+}
+
+// Stop stops a role started with Start.
+func (r *Running) Stop(ctx context.Context) error { return r.app.Stop(ctx) }

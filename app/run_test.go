@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
 
 	"github.com/athena-gateway/athena/config"
 )
@@ -49,5 +51,29 @@ func TestServeFailureEndsProcess(t *testing.T) {
 	}
 	if !bytes.Contains(logs.Bytes(), []byte("http server stopped")) {
 		t.Errorf("the failure is not logged:\n%s", logs.String())
+	}
+}
+
+// TestRunEndsOnShutdowner: a component asking fx to shut down (the Temporal
+// worker's OnFatalError does) stops the app and sets the exit code, without
+// waiting for a signal. (Moved from cmd/athena, which runs roles through
+// Run and imports no fx.)
+func TestRunEndsOnShutdowner(t *testing.T) {
+	stopped := false
+	opts := fx.Options(
+		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
+		fx.Invoke(func(lc fx.Lifecycle, sd fx.Shutdowner) {
+			lc.Append(fx.Hook{
+				OnStart: func(context.Context) error { return sd.Shutdown(fx.ExitCode(3)) },
+				OnStop:  func(context.Context) error { stopped = true; return nil },
+			})
+		}),
+	)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if got := Run(opts, log, io.Discard); got != 3 {
+		t.Errorf("got exit code %d, want 3", got)
+	}
+	if !stopped {
+		t.Error("the app was not stopped")
 	}
 }

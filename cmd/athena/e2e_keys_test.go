@@ -12,7 +12,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
-	"go.uber.org/fx"
 
 	"github.com/athena-gateway/athena/app"
 	"github.com/athena-gateway/athena/config"
@@ -28,10 +27,10 @@ func startGateway(t *testing.T, cfg config.Config) *gatewayProcess {
 	t.Helper()
 	var engine *gin.Engine
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := fx.New(app.Serve(app.Params{Config: cfg, Version: "test", Logger: log}), fx.Populate(&engine))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := a.Start(ctx); err != nil {
+	a, err := app.Start(ctx, app.Serve(app.Params{Config: cfg, Version: "test", Logger: log}), &engine)
+	if err != nil {
 		t.Fatalf("start gateway: %v", err)
 	}
 	t.Cleanup(func() {

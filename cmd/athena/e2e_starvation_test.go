@@ -17,7 +17,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.uber.org/fx"
 
 	"github.com/athena-gateway/athena/activities"
 	"github.com/athena-gateway/athena/app"
@@ -127,10 +126,10 @@ func TestStarvationBurst(t *testing.T) {
 		stats  *telemetry.Stats
 		lim    *telemetry.Limiter
 	)
-	gw := fx.New(app.Serve(app.Params{Config: cfg, Version: "test", Logger: log}), fx.Populate(&engine, &reg, &logs, &stats, &lim))
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := gw.Start(startCtx); err != nil {
+	gw, err := app.Start(startCtx, app.Serve(app.Params{Config: cfg, Version: "test", Logger: log}), &engine, &reg, &logs, &stats, &lim)
+	if err != nil {
 		t.Fatal(err)
 	}
 	stopped := false

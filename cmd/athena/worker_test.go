@@ -2,38 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
-	"log/slog"
 	"strings"
 	"testing"
-
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxevent"
 )
-
-// TestRunAppEndsOnShutdowner: a component asking fx to shut down (the
-// Temporal worker's OnFatalError does) stops the app and sets the exit code,
-// without waiting for a signal.
-func TestRunAppEndsOnShutdowner(t *testing.T) {
-	stopped := false
-	opts := fx.Options(
-		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
-		fx.Invoke(func(lc fx.Lifecycle, sd fx.Shutdowner) {
-			lc.Append(fx.Hook{
-				OnStart: func(context.Context) error { return sd.Shutdown(fx.ExitCode(3)) },
-				OnStop:  func(context.Context) error { stopped = true; return nil },
-			})
-		}),
-	)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if got := runApp(opts, log, io.Discard); got != 3 {
-		t.Errorf("got exit code %d, want 3", got)
-	}
-	if !stopped {
-		t.Error("the app was not stopped")
-	}
-}
 
 func TestWorkerCommandFlags(t *testing.T) {
 	var stderr bytes.Buffer
