@@ -32,10 +32,19 @@ func (s *Server) fetch(c *gin.Context) error {
 	if err := s.allowTable(c, p, "fetch", req.Table); err != nil {
 		return err
 	}
-	norm, _ := entry.normalised() // nil when it cannot be encoded: not cached
+	// The normalised form keys the cache and the DB's plan memo (nil when it
+	// cannot be encoded: not cached). A read the cache will not keep whose
+	// body is new skips it: encoding costs about as much as planning, and a
+	// body seen once (ids that vary per request) would never reuse the plan.
+	// A repeated body has it computed once, in its memo entry.
+	nc := noCache(c)
+	var norm []byte
+	if (!nc && s.cache.Enabled(res.Scope)) || entry.repeated.Load() {
+		norm, _ = entry.normalised()
+	}
 	answer, err := fetch.Reader{Cache: s.cache}.Read(c.Request.Context(), fetch.Input{
 		Scope: res.Scope, DB: res.DB, Request: &entry.req,
-		Normalised: norm, Body: body, NoCache: noCache(c),
+		Normalised: norm, Body: body, NoCache: nc,
 	})
 	if err != nil {
 		return err

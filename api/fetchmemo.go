@@ -2,6 +2,7 @@ package api
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/athena-gateway/athena/gateway"
 )
@@ -22,10 +23,13 @@ type fetchMemo struct {
 }
 
 type memoEntry struct {
-	req    gateway.FetchRequest
-	normMu sync.Once
-	norm   []byte
-	normOK bool
+	req gateway.FetchRequest
+	// repeated is set once the body has come again (a memo hit): only then
+	// is an uncached read's normalised form worth computing (api/fetch.go).
+	repeated atomic.Bool
+	normMu   sync.Once
+	norm     []byte
+	normOK   bool
 }
 
 const (
@@ -79,6 +83,9 @@ func (s *Server) decodeFetch(body []byte, stripNulls *bool) (*memoEntry, error) 
 	key, memo := memoKey(body, stripNulls)
 	if memo {
 		if e := s.fetchMemo.get(key); e != nil {
+			if !e.repeated.Load() { // one store, not one per hit
+				e.repeated.Store(true)
+			}
 			return e, nil
 		}
 	}

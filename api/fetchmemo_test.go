@@ -14,8 +14,14 @@ func TestFetchMemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if a.repeated.Load() {
+		t.Error("a body seen once is marked repeated")
+	}
 	if b, _ := s.decodeFetch(body, nil); b != a {
 		t.Error("a repeated body was decoded again")
+	}
+	if !a.repeated.Load() {
+		t.Error("a body seen twice is not marked repeated: its uncached reads would never reuse a plan")
 	}
 	on, _ := s.decodeFetch(body, &yes)
 	off, _ := s.decodeFetch(body, &no)

@@ -214,6 +214,11 @@ func newAPIOptions(cfg config.Config, v version, checks []api.HealthCheck, tel a
 	lim := gateway.DefaultLimits()
 	lim.MaxInsertRows = cfg.Gateway.MaxInsertRows
 	lim.MaxLimit = cfg.Gateway.MaxLimit
+	if !cfg.Telemetry.Metrics {
+		// The registry still exists (pools, cache and the log writer report
+		// into it), but no request is recorded and nothing serves it.
+		tel.Metrics = nil
+	}
 	return api.Options{
 		Version: string(v), BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks,
 		Cache: tel.Cache, Metrics: tel.Metrics, Logs: tel.Logs, Stats: tel.Stats,

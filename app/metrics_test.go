@@ -42,3 +42,24 @@ func TestMetricsFamilies(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsSwitch: telemetry.metrics false hands the HTTP layer no
+// metrics (nothing recorded per request, /metrics not served); true, the
+// default, hands it the process's registry.
+func TestMetricsSwitch(t *testing.T) {
+	m := telemetry.NewMetrics()
+	for _, tt := range []struct {
+		give bool
+		want *telemetry.Metrics
+	}{{true, m}, {false, nil}} {
+		cfg := config.Default()
+		cfg.Telemetry.Metrics = tt.give
+		got := newAPIOptions(cfg, "test", nil, apiTelemetry{Metrics: m}).Metrics
+		if got != tt.want {
+			t.Errorf("telemetry.metrics=%v: got metrics %p, want %p", tt.give, got, tt.want)
+		}
+	}
+	if !config.Default().Telemetry.Metrics {
+		t.Error("metrics are off by default, want on")
+	}
+}

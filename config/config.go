@@ -102,6 +102,10 @@ type Temporal struct {
 // request wait: entries beyond the queue are dropped and counted.
 type Telemetry struct {
 	Enabled bool `yaml:"enabled"`
+	// Metrics records every request in the Prometheus metrics and serves
+	// /metrics; false leaves both out (the request path then records
+	// nothing), independently of the logs that Enabled governs.
+	Metrics bool `yaml:"metrics"`
 	// LogPoolMaxConns sizes the dedicated logging pool, opened on the
 	// control-plane client's URI beside the pool used for key lookups.
 	LogPoolMaxConns  int32         `yaml:"log_pool_max_conns"`
@@ -170,6 +174,7 @@ func Default() Config {
 		ControlPlane: DefaultControlPlane(),
 		Telemetry: Telemetry{
 			Enabled:          true,
+			Metrics:          true,
 			LogPoolMaxConns:  2,
 			LogQueueSize:     10000,
 			LogBatchSize:     500,

@@ -30,11 +30,11 @@ import (
 //	B) the floor process (cmd/athena-bench/floor): gin + pgx serving the
 //	   same POST /gateway/fetch with one statement of the shape Athena's
 //	   fetch generates (json_agg over the row, id and limit bound);
-//	C) `athena serve`, read cache off, request/operation logs and
-//	   statistics off (telemetry.enabled false). The real binary always
-//	   records Prometheus metrics: no setting turns them off;
-//	E) `athena serve` with the read cache on (over Redis when it answers,
-//	   as in production), one fixed request over and over: cache hits;
+//	C) `athena serve`, read cache off and every telemetry off: no
+//	   request/operation logs, no statistics (telemetry.enabled false), no
+//	   request metrics and no /metrics (telemetry.metrics false);
+//	E) C with the read cache on (over Redis when it answers, as in
+//	   production), one fixed request over and over: cache hits;
 //	G) `athena serve` with full telemetry: metrics, the request and
 //	   operation logs written with COPY to the control plane, and the
 //	   statistics aggregator counting every request. Its flush starts a
@@ -158,7 +158,8 @@ type xpServer struct {
 	url      string
 	appNames []string     // application_name of its pools' sessions
 	client   *http.Client // for checks and counts, not load
-	athena   bool         // /metrics, not the floor's /served
+	athena   bool         // an athena serve process, not the floor
+	counts   bool         // it serves /metrics (G); C and E count served requests client-side
 	cp       *pgxpool.Pool
 	fetched  int64 // fetches sent to it so far (checks, warm-ups, slices)
 	answered int64 // other requests it answered (readiness polls, counts)
@@ -196,7 +197,12 @@ func (s *xpServer) metrics(ctx context.Context) ([]metricSample, error) {
 }
 
 // served is the fetches the server has answered so far, by its own count.
+// A process without metrics (C, E) has no count of its own: served is then
+// what the load generator got answered (sliceServed), and this returns 0.
 func (s *xpServer) served(ctx context.Context) (int64, error) {
+	if s.athena && !s.counts {
+		return 0, nil
+	}
 	if !s.athena {
 		text, err := s.get(ctx, "/served")
 		if err != nil {
@@ -301,6 +307,7 @@ func withParams(dbURL string, params map[string]string) (string, error) {
 
 // athenaConfigYAML is the configuration file of one Athena process.
 func athenaConfigYAML(port, temporalPort int, poolConns int32, tenantURI, cpURI, redisURL string, cacheOn, telemetryOn bool) string {
+	// Metrics go with the rest of the telemetry: on in G only.
 	return fmt.Sprintf(`# Written by athena-bench for one cross-process scenario.
 api:
   host: 127.0.0.1
@@ -311,6 +318,7 @@ cache:
   enabled: %t
 telemetry:
   enabled: %t
+  metrics: %[4]t
 redis:
   url: %q
 temporal:
@@ -442,9 +450,9 @@ func (x *xpSetup) startAthena(ctx context.Context, sc scenario, bin, dbURL, redi
 		return err
 	}
 	s := &xpServer{sc: sc, child: c, url: fmt.Sprintf("http://127.0.0.1:%d", port), appNames: []string{app, app + "-cp"},
-		client: newHTTPClient(1), athena: true, cp: x.cp, log: x.log}
+		client: newHTTPClient(1), athena: true, counts: telemetryOn, cp: x.cp, log: x.log}
 	x.servers = append(x.servers, s)
-	return waitReady(ctx, c, s.client, s.url+"/metrics", &s.answered)
+	return waitReady(ctx, c, s.client, s.url+"/ping", &s.answered)
 }
 
 // check proves each process measures what it claims before anything is
@@ -453,6 +461,12 @@ func (x *xpSetup) startAthena(ctx context.Context, sc scenario, bin, dbURL, redi
 // and a statistics aggregator and writes a fetch's log rows.
 func (x *xpSetup) check(ctx context.Context) error {
 	for _, s := range x.servers {
+		if s.athena && !s.counts {
+			// Telemetry off includes the metrics: /metrics is not served.
+			if _, err := s.get(ctx, "/metrics"); err == nil {
+				return fmt.Errorf("check %s: /metrics answers although telemetry.metrics is false", s.sc)
+			}
+		}
 		if s.sc == xpCached {
 			if err := checkCacheHit(ctx, s.url); err != nil {
 				return fmt.Errorf("%s: %w", s.sc, err)
@@ -464,7 +478,7 @@ func (x *xpSetup) check(ctx context.Context) error {
 		if err := athenaFetch(s.client, s.url, "")(ctx, rowOf(1)); err != nil {
 			return fmt.Errorf("check %s: %w", s.sc, err)
 		}
-		if !s.athena {
+		if !s.counts {
 			continue
 		}
 		ms, err := s.metrics(ctx)
@@ -563,7 +577,7 @@ func crossProcess(ctx context.Context, opts options, w io.Writer, log *slog.Logg
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "cross-process: each scenario a process of its own (built in %s), loaded by this one with %d clients; pools of %d conns; GOMAXPROCS default (%d CPUs)\n",
 		rep.Build.Round(100*time.Millisecond), rep.Clients, rep.PoolConns, runtime.NumCPU())
-	fmt.Fprintf(w, "  B) gin + pgx, one json_agg statement; C) athena serve, cache, logs and statistics off (metrics always on); E) C with the read cache on, %s;\n", redisNote)
+	fmt.Fprintf(w, "  B) gin + pgx, one json_agg statement; C) athena serve, cache and all telemetry off (no logs, statistics or metrics); E) C with the read cache on, %s;\n", redisNote)
 	fmt.Fprintf(w, "  G) C with logs (COPY to %s) and statistics on; no Temporal runs, so statistics are counted but their flush workflow fails to start\n", xpSchema)
 	what := fmt.Sprintf("%s each", opts.duration)
 	if opts.xpRequests > 0 {
@@ -682,6 +696,9 @@ func (x *xpSetup) measure(ctx context.Context, opts options) ([]xpRun, error) {
 		r.ProcessCPU += proc
 		r.PostgresCPU += pg
 		r.Served += served1 - served0
+		if s.athena && !s.counts {
+			r.Served += sliceServed(sm)
+		}
 		r.Sent += sent(sm)
 		if backends[i] == nil {
 			backends[i] = map[int]bool{}
@@ -708,6 +725,16 @@ func (x *xpSetup) measure(ctx context.Context, opts options) ([]xpRun, error) {
 }
 
 // sent is the requests a sample made, failed ones included.
+// sliceServed is what the load generator got answered without error in
+// one slice: the served count of a process that keeps none itself.
+func sliceServed(sm sample) int64 {
+	var n int64
+	for _, st := range sm.stats {
+		n += int64(len(st.latencies))
+	}
+	return n
+}
+
 func sent(sm sample) int64 {
 	var n int64
 	for _, st := range sm.stats {

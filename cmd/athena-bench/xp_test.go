@@ -184,3 +184,17 @@ func TestParseFlagsCrossProcess(t *testing.T) {
 		t.Error("-xp-requests -1 accepted")
 	}
 }
+
+// TestAthenaConfigTelemetry: C and E run with every telemetry off, the
+// metrics included (the "cache and telemetry off"); G with all on.
+func TestAthenaConfigTelemetry(t *testing.T) {
+	for _, tt := range []struct {
+		give bool
+		want string
+	}{{false, "telemetry:\n  enabled: false\n  metrics: false\n"}, {true, "telemetry:\n  enabled: true\n  metrics: true\n"}} {
+		y := athenaConfigYAML(1, 2, 16, "postgres://t", "postgres://cp", "redis://r", false, tt.give)
+		if !strings.Contains(y, tt.want) || !strings.Contains(y, "url: \"redis://r\"") {
+			t.Errorf("telemetry %v: config lacks %q (or the Redis URL):\n%s", tt.give, tt.want, y)
+		}
+	}
+}
