@@ -83,9 +83,3 @@ func noCache(c *gin.Context) bool {
 	}
 	return false
 }
-
-// postProcess groups decoded rows (transactions' fetch results); the fetch
-// route's own post-processing happens in the read path.
-func postProcess(rows []byte, p gateway.PostProcessing) ([]gateway.Group, error) {
-	return fetch.PostProcess(rows, p)
-}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/athena-gateway/athena/fetch"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
 )
@@ -124,7 +125,7 @@ func transactionBody(req gateway.TransactionRequest, out gateway.TransactionResu
 		}
 		b.WriteString(`,"error":null`)
 		if f := req.Ops[i].Fetch; f != nil && f.Post != nil {
-			grouped, err := postProcess(r.Rows, *f.Post)
+			grouped, err := fetch.PostProcess(r.Rows, *f.Post)
 			if err != nil {
 				return nil, err
 			}
