@@ -19,7 +19,10 @@ import (
 // fetchMemoEntries × fetchMemoMaxBody bytes of keys).
 type fetchMemo struct {
 	mu sync.RWMutex
-	m  map[string]*memoEntry
+	// m holds one map per X-Strip-Nulls value (absent, false, true), keyed
+	// by the body, so a lookup converts the body without allocating.
+	m [3]map[string]*memoEntry
+	n int // entries over all three maps
 }
 
 type memoEntry struct {
@@ -37,34 +40,36 @@ const (
 	fetchMemoMaxBody = 2048
 )
 
-// key is the memo key for body under the strip-nulls header value.
-func memoKey(body []byte, stripNulls *bool) (string, bool) {
-	if len(body) > fetchMemoMaxBody {
-		return "", false
+// variant is the index of the map for the strip-nulls header value.
+func variant(stripNulls *bool) int {
+	switch {
+	case stripNulls == nil:
+		return 0
+	case *stripNulls:
+		return 2
 	}
-	prefix := "-"
-	if stripNulls != nil {
-		prefix = "f"
-		if *stripNulls {
-			prefix = "t"
-		}
-	}
-	return prefix + string(body), true
+	return 1
 }
 
-func (m *fetchMemo) get(key string) *memoEntry {
+func (m *fetchMemo) get(v int, body []byte) *memoEntry {
 	m.mu.RLock()
-	e := m.m[key]
+	e := m.m[v][string(body)] // no allocation: the conversion is only a lookup
 	m.mu.RUnlock()
 	return e
 }
 
-func (m *fetchMemo) put(key string, e *memoEntry) {
+func (m *fetchMemo) put(v int, body []byte, e *memoEntry) {
 	m.mu.Lock()
-	if m.m == nil || len(m.m) >= fetchMemoEntries {
-		m.m = make(map[string]*memoEntry, fetchMemoEntries)
+	if m.n >= fetchMemoEntries {
+		m.m, m.n = [3]map[string]*memoEntry{}, 0
 	}
-	m.m[key] = e
+	if m.m[v] == nil {
+		m.m[v] = make(map[string]*memoEntry)
+	}
+	if _, ok := m.m[v][string(body)]; !ok {
+		m.n++
+	}
+	m.m[v][string(body)] = e
 	m.mu.Unlock()
 }
 
@@ -80,9 +85,9 @@ func (e *memoEntry) normalised() ([]byte, bool) {
 
 // decodeFetch decodes body through the memo.
 func (s *Server) decodeFetch(body []byte, stripNulls *bool) (*memoEntry, error) {
-	key, memo := memoKey(body, stripNulls)
+	v, memo := variant(stripNulls), len(body) <= fetchMemoMaxBody
 	if memo {
-		if e := s.fetchMemo.get(key); e != nil {
+		if e := s.fetchMemo.get(v, body); e != nil {
 			if !e.repeated.Load() { // one store, not one per hit
 				e.repeated.Store(true)
 			}
@@ -95,7 +100,7 @@ func (s *Server) decodeFetch(body []byte, stripNulls *bool) (*memoEntry, error) 
 	}
 	e := &memoEntry{req: req}
 	if memo {
-		s.fetchMemo.put(key, e)
+		s.fetchMemo.put(v, body, e)
 	}
 	return e, nil
 }

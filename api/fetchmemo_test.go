@@ -41,8 +41,12 @@ func TestFetchMemo(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(s.fetchMemo.m); n > fetchMemoEntries {
-		t.Errorf("memo holds %d entries, bound is %d", n, fetchMemoEntries)
+	n := 0
+	for _, m := range s.fetchMemo.m {
+		n += len(m)
+	}
+	if n > fetchMemoEntries || n != s.fetchMemo.n {
+		t.Errorf("memo holds %d entries (counted %d), bound is %d", n, s.fetchMemo.n, fetchMemoEntries)
 	}
 	n1, ok1 := a.normalised()
 	n2, ok2 := a.normalised()

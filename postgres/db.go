@@ -25,6 +25,7 @@ type Options struct {
 	MetadataTTL time.Duration
 	// AcquireTimeout bounds waiting for a pooled connection (default 5s), so a
 	// full pool answers 503 pool_exhausted instead of hanging the request.
+	// A wait ends between AcquireTimeout and 1.25×AcquireTimeout.
 	AcquireTimeout time.Duration
 }
 
@@ -42,6 +43,8 @@ type DB struct {
 	meta *metadataCache
 	// plans remembers fetch plans by normalised request (PlanFetch).
 	plans planMemo
+	// acquireDeadline bounds waiting for a connection (acquire).
+	acquireDeadline sharedDeadline
 	// timeout is the statement_timeout value each operation sets itself, or
 	// "" when none is wanted or the pool's connections already carry it.
 	timeout string
@@ -92,13 +95,15 @@ func timeoutSetting(d time.Duration) string {
 // Pool returns the pool the DB runs on.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
-// acquire takes a connection, waiting at most AcquireTimeout. Running out
+// acquire takes a connection, waiting at most AcquireTimeout (up to a
+// quarter more: sharedDeadline). Running out
 // of that time while the caller's own context is alive means the pool is
 // full: errPoolExhausted, which MapError answers with 503 pool_exhausted.
 func (db *DB) acquire(ctx context.Context) (*pgxpool.Conn, error) {
-	actx, cancel := context.WithTimeout(ctx, db.opts.AcquireTimeout)
-	defer cancel()
-	conn, err := db.pool.Acquire(actx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	conn, err := db.pool.Acquire(acquireContext{ctx, db.acquireDeadline.get(db.opts.AcquireTimeout)})
 	if err == nil {
 		return conn, nil
 	}
