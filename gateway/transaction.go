@@ -76,6 +76,13 @@ func (op TransactionOp) Writes() bool { return op.Kind != OpFetch }
 type TransactionOptions struct {
 	ReadOnly  bool
 	Isolation IsolationLevel
+	// Deferrable is PostgreSQL's DEFERRABLE mode, sent by the SDK on every
+	// transaction (src/gateway/transaction.ts). It goes to BEGIN as it is:
+	// PostgreSQL honours it only for SERIALIZABLE READ ONLY (the transaction
+	// waits for a snapshot that cannot conflict, then never fails to
+	// serialize) and ignores it in every other mode, so Athena does too
+	// rather than refusing what PostgreSQL accepts.
+	Deferrable bool
 }
 
 // TransactionRequest is a list of table operations that run in one
@@ -257,7 +264,7 @@ func decodeOp(i int, raw json.RawMessage, stripNullsHeader *bool, lim Limits) (T
 	return op, nil
 }
 
-// transactionOptions reads options {read_only, isolation_level}.
+// transactionOptions reads options {read_only, isolation_level, deferrable}.
 func transactionOptions(p payload) (TransactionOptions, error) {
 	const code = CodeInvalidTransactionPayload
 	var o TransactionOptions
@@ -274,9 +281,9 @@ func transactionOptions(p payload) (TransactionOptions, error) {
 	}
 	for k := range op.fields {
 		switch k {
-		case "read_only", "readOnly", "isolation_level", "isolationLevel":
+		case "read_only", "readOnly", "isolation_level", "isolationLevel", "deferrable":
 		default:
-			return o, Errorf(code, "unknown option %q; options are read_only and isolation_level", clip(k))
+			return o, Errorf(code, "unknown option %q; options are read_only, isolation_level and deferrable", clip(k))
 		}
 	}
 	for _, name := range []string{"read_only", "readOnly"} {
@@ -286,6 +293,9 @@ func transactionOptions(p payload) (TransactionOptions, error) {
 			o.ReadOnly = b
 			break
 		}
+	}
+	if o.Deferrable, _, err = op.boolean("deferrable"); err != nil {
+		return o, err
 	}
 	level, err := op.str("isolation_level", "isolationLevel")
 	if err != nil {
