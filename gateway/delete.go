@@ -7,7 +7,8 @@ import (
 
 // DecodeDelete decodes a delete body (spec §3.5). resource_id is a string
 // or a number (kept as json.Number); null or "" means absent. A delete with
-// neither resource_id nor conditions is refused.
+// neither resource_id nor conditions is refused. sort_by, limit, offset and
+// page_size/current_page bound the delete (see mutationBound).
 func DecodeDelete(body []byte, lim Limits) (DeleteRequest, error) {
 	lim = lim.withDefaults()
 	const code = CodeInvalidDeletePayload
@@ -35,6 +36,9 @@ func DecodeDelete(body []byte, lim Limits) (DeleteRequest, error) {
 		return DeleteRequest{}, Errorf(code, "%s must be a string or a number, got %s", field, jsonKind(id))
 	}
 	if req.Conditions, err = conditionsOf(p, lim); err != nil {
+		return DeleteRequest{}, err
+	}
+	if req.Bound, err = mutationBound(p); err != nil {
 		return DeleteRequest{}, err
 	}
 	if req.ResourceID == nil && len(req.Conditions) == 0 {

@@ -90,21 +90,24 @@ type InsertRequest struct {
 	Head          bool // return no rows, only the count
 }
 
-// UpdateRequest updates the rows matching Conditions.
+// UpdateRequest updates the rows matching Conditions, narrowed by Bound.
 type UpdateRequest struct {
 	Table           TableRef
 	Set             map[string]any
 	Conditions      []Condition
+	Bound           RowBound
 	AllowUnfiltered bool
 	Returning       Selection
 	StripNulls      bool
 }
 
-// DeleteRequest deletes by primary key (ResourceID) and/or conditions.
+// DeleteRequest deletes by primary key (ResourceID) and/or conditions,
+// narrowed by Bound.
 type DeleteRequest struct {
 	Table      TableRef
 	ResourceID any // nil when absent
 	Conditions []Condition
+	Bound      RowBound
 	Returning  Selection
 }
 

@@ -1,0 +1,203 @@
+package api
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/athena-gateway/athena/gateway"
+)
+
+// The payloads in this file are the ones @xylex-group/athena 5.x sends
+// (src/client/fluent/table-builder.ts: update/delete carry sort_by, limit,
+// offset, current_page, page_size; src/gateway/serialize-update.ts sends
+// update_body as `data`), byte for byte where it matters.
+
+// openCond is the condition the SDK sends for .eq("status", "open"): both
+// the modern and the legacy shape in one object.
+const openCond = `{"operator":"eq","column":"status","value":"open","eq_column":"status","eq_value":"open"}`
+
+// boundFixture: six open tasks whose ranks are not in id order, so a bound
+// that were dropped (or applied in the wrong order) changes other rows.
+const boundFixture = `
+CREATE TABLE tasks (id bigserial PRIMARY KEY, status text NOT NULL, rank int NOT NULL, note text);
+INSERT INTO tasks (status, rank) VALUES ('open',5),('open',3),('open',6),('open',1),('open',4),('open',2),('done',0);
+CREATE TABLE tags (tag text, n int);
+INSERT INTO tags VALUES ('a',5),('a',3),('a',6),('a',1),('a',4),('a',2);
+CREATE VIEW open_tasks AS SELECT id, status, rank, note FROM tasks WHERE status = 'open';`
+
+// ranksWhere returns the sorted ranks of tasks whose note is note.
+func ranksWhere(t *testing.T, h *harness, table, col, note string) []string {
+	t.Helper()
+	r := h.do("POST", "/gateway/fetch", "test", `{"table_name":"`+table+`","columns":"`+col+`","conditions":[{"operator":"eq","column":"note","value":"`+note+`"}]}`).want(t, 200)
+	var out []string
+	for _, row := range r.rows(t) {
+		out = append(out, num(row[col]))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func rowsCol(t *testing.T, r response, col string) []string {
+	t.Helper()
+	var out []string
+	for _, row := range r.rows(t) {
+		out = append(out, num(row[col]))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestBoundedUpdate: .update(…).eq(…).order(…).limit(1) and .range(a, b)
+// change exactly the rows of that window, in one statement, and return them.
+func TestBoundedUpdate(t *testing.T) {
+	h := newHarness(t)
+	h.exec(t, boundFixture)
+
+	// .update({note:"first"}).eq("status","open").order("rank").limit(1)
+	r := h.do("POST", "/gateway/update", "test", `{"table_name":"tasks","data":{"note":"first"},"conditions":[`+openCond+`],"strip_nulls":true,"sort_by":{"field":"rank","direction":"ascending"},"limit":1}`,
+		"X-Strip-Nulls", "true").want(t, 200)
+	if got := rowsCol(t, r, "rank"); strings.Join(got, ",") != "1" || num(r.JSON["affected_rows"]) != "1" || num(r.JSON["count"]) != "1" {
+		t.Fatalf("limit 1: returned ranks %v, affected %v; want [1], 1: %s", got, r.JSON["affected_rows"], r.Body)
+	}
+	if got := ranksWhere(t, h, "tasks", "rank", "first"); strings.Join(got, ",") != "1" {
+		t.Errorf("limit 1: rows changed have ranks %v, want only [1]", got)
+	}
+
+	// .order("rank", {ascending:false}).range(1, 2): offset 1, limit 2.
+	r = h.do("POST", "/gateway/update", "test", `{"table_name":"tasks","data":{"note":"range"},"conditions":[`+openCond+`],"strip_nulls":true,"sort_by":{"field":"rank","direction":"descending"},"limit":2,"offset":1}`).want(t, 200)
+	if got := rowsCol(t, r, "rank"); strings.Join(got, ",") != "4,5" {
+		t.Errorf("range(1,2) desc: returned ranks %v, want [4 5]: %s", got, r.Body)
+	}
+	if got := ranksWhere(t, h, "tasks", "rank", "range"); strings.Join(got, ",") != "4,5" {
+		t.Errorf("range(1,2) desc: rows changed have ranks %v, want [4 5]", got)
+	}
+
+	// .pageSize(2).currentPage(3) without order: pages by primary key, so
+	// page 3 of the six open tasks is ids 5 and 6.
+	r = h.do("POST", "/gateway/update", "test", `{"table_name":"tasks","data":{"note":"page"},"conditions":[`+openCond+`],"strip_nulls":true,"current_page":3,"page_size":2,"total_pages":3,"columns":"id"}`).want(t, 200)
+	if got := rowsCol(t, r, "id"); strings.Join(got, ",") != "5,6" {
+		t.Errorf("page 3 of 2: returned ids %v, want [5 6]: %s", got, r.Body)
+	}
+
+	// A table without a primary key is bounded by row address.
+	r = h.do("POST", "/gateway/update", "test", `{"table_name":"tags","data":{"tag":"low"},"conditions":[{"operator":"eq","column":"tag","value":"a"}],"sort_by":{"field":"n","direction":"ascending"},"limit":2}`).want(t, 200)
+	if got := rowsCol(t, r, "n"); strings.Join(got, ",") != "1,2" || num(r.JSON["affected_rows"]) != "2" {
+		t.Errorf("no primary key: returned n %v, affected %v; want [1 2], 2", got, r.JSON["affected_rows"])
+	}
+	r = h.do("POST", "/gateway/fetch", "test", `{"table_name":"tags","conditions":[{"operator":"eq","column":"tag","value":"low"}],"count":"exact","head":true}`).want(t, 200)
+	if num(r.JSON["count"]) != "2" {
+		t.Errorf("no primary key: %v rows changed, want 2", r.JSON["count"])
+	}
+
+	// Inside a transaction the same payload is bounded the same way.
+	tx := `{"idempotency_key":null,"operations":[{"id":"u","kind":"update","payload":{"table_name":"tasks","data":{"note":"tx"},"conditions":[` + openCond + `],"strip_nulls":true,"sort_by":{"field":"rank","direction":"descending"},"limit":1}}],"options":{"read_only":false,"isolation_level":null,"deferrable":false}}`
+	r = h.do("POST", "/gateway/transaction", "test", tx).want(t, 200)
+	if res := txResults(t, r); num(res[0]["count"]) != "1" {
+		t.Errorf("bounded update in a transaction: count %v, want 1: %s", res[0]["count"], r.Body)
+	}
+	if got := ranksWhere(t, h, "tasks", "rank", "tx"); strings.Join(got, ",") != "6" {
+		t.Errorf("bounded update in a transaction changed ranks %v, want [6]", got)
+	}
+}
+
+// TestBoundedDelete: the same bounds on delete remove exactly that window.
+func TestBoundedDelete(t *testing.T) {
+	h := newHarness(t)
+	h.exec(t, boundFixture)
+	left := func() string {
+		r := h.do("POST", "/gateway/fetch", "test", `{"table_name":"tasks","columns":"rank","conditions":[`+openCond+`]}`).want(t, 200)
+		return strings.Join(rowsCol(t, r, "rank"), ",")
+	}
+
+	// .delete().eq("status","open").order("rank",{ascending:false}).limit(1)
+	r := h.do("DELETE", "/gateway/delete", "test", `{"table_name":"tasks","conditions":[`+openCond+`],"sort_by":{"field":"rank","direction":"descending"},"limit":1}`).want(t, 200)
+	if got := rowsCol(t, r, "rank"); strings.Join(got, ",") != "6" || num(r.JSON["affected_rows"]) != "1" {
+		t.Fatalf("delete limit 1: returned ranks %v, affected %v; want [6], 1: %s", got, r.JSON["affected_rows"], r.Body)
+	}
+	if got := left(); got != "1,2,3,4,5" {
+		t.Errorf("after delete limit 1: open ranks %s, want 1,2,3,4,5", got)
+	}
+
+	// .order("rank").range(1, 2): ranks 2 and 3 go.
+	r = h.do("DELETE", "/gateway/delete", "test", `{"table_name":"tasks","conditions":[`+openCond+`],"sort_by":{"field":"rank","direction":"ascending"},"offset":1,"limit":2}`).want(t, 200)
+	if got := rowsCol(t, r, "rank"); strings.Join(got, ",") != "2,3" {
+		t.Errorf("delete range(1,2): returned ranks %v, want [2 3]", got)
+	}
+	if got := left(); got != "1,4,5" {
+		t.Errorf("after delete range: open ranks %s, want 1,4,5", got)
+	}
+
+	// No primary key.
+	r = h.do("POST", "/gateway/delete", "test", `{"table_name":"tags","conditions":[{"operator":"eq","column":"tag","value":"a"}],"sort_by":{"field":"n","direction":"descending"},"limit":2}`).want(t, 200)
+	if got := rowsCol(t, r, "n"); strings.Join(got, ",") != "5,6" {
+		t.Errorf("delete without primary key: returned n %v, want [5 6]", got)
+	}
+	r = h.do("POST", "/gateway/fetch", "test", `{"table_name":"tags","count":"exact","head":true}`).want(t, 200)
+	if num(r.JSON["count"]) != "4" {
+		t.Errorf("delete without primary key: %v rows left, want 4", r.JSON["count"])
+	}
+}
+
+// TestBoundRefusedNotIgnored: a field that would narrow the rows but cannot
+// is a 400, and nothing is written.
+func TestBoundRefusedNotIgnored(t *testing.T) {
+	h := newHarness(t)
+	h.exec(t, boundFixture)
+	tests := []struct {
+		name, method, path, body string
+		code                     gateway.Code
+	}{
+		{"update sort_by without limit", "POST", "/gateway/update", `{"table_name":"tasks","data":{"note":"x"},"conditions":[` + openCond + `],"sort_by":{"field":"rank","direction":"ascending"}}`, gateway.CodeInvalidUpdatePayload},
+		{"delete sort_by without limit", "DELETE", "/gateway/delete", `{"table_name":"tasks","conditions":[` + openCond + `],"sort_by":{"field":"rank","direction":"ascending"}}`, gateway.CodeInvalidDeletePayload},
+		{"update current_page without size", "POST", "/gateway/update", `{"table_name":"tasks","data":{"note":"x"},"conditions":[` + openCond + `],"current_page":2}`, gateway.CodeInvalidUpdatePayload},
+		{"update negative limit", "POST", "/gateway/update", `{"table_name":"tasks","data":{"note":"x"},"conditions":[` + openCond + `],"limit":-1}`, gateway.CodeInvalidUpdatePayload},
+		{"view without a key", "POST", "/gateway/update", `{"table_name":"open_tasks","data":{"note":"x"},"conditions":[` + openCond + `],"limit":1}`, gateway.CodeInvalidUpdatePayload},
+		{"delete view without a key", "POST", "/gateway/delete", `{"table_name":"open_tasks","conditions":[` + openCond + `],"limit":1}`, gateway.CodeInvalidDeletePayload},
+	}
+	for _, tt := range tests {
+		r := h.do(tt.method, tt.path, "test", tt.body).want(t, 400)
+		if r.code() != string(tt.code) {
+			t.Errorf("%s: code %q, want %q: %s", tt.name, r.code(), tt.code, r.Body)
+		}
+	}
+	r := h.do("POST", "/gateway/fetch", "test", `{"table_name":"tasks","count":"exact","head":true,"conditions":[{"operator":"is","column":"note","value":null}]}`).want(t, 200)
+	if num(r.JSON["count"]) != "7" {
+		t.Errorf("a refused request wrote rows: %v untouched, want 7", r.JSON["count"])
+	}
+}
+
+// TestTransactionDeferrable: db.transaction() sends options.deferrable on
+// every call (src/gateway/transaction.ts); it is accepted and reaches BEGIN.
+// A view reporting the transaction's own settings shows what PostgreSQL ran.
+func TestTransactionDeferrable(t *testing.T) {
+	h := newHarness(t)
+	h.exec(t, `CREATE VIEW tx_mode AS SELECT current_setting('transaction_deferrable') AS deferrable,
+	  current_setting('transaction_isolation') AS isolation, current_setting('transaction_read_only') AS read_only`)
+	mode := func(options string) map[string]any {
+		t.Helper()
+		body := `{"idempotency_key":null,"operations":[{"id":"op_1","kind":"fetch","payload":{"table_name":"tx_mode","columns":"*","strip_nulls":true}}],"options":` + options + `}`
+		r := h.do("POST", "/gateway/transaction", "test", body).want(t, 200)
+		rows, _ := txResults(t, r)[0]["data"].([]any)
+		if len(rows) != 1 {
+			t.Fatalf("%s: got %s", options, r.Body)
+		}
+		return rows[0].(map[string]any)
+	}
+	// What the SDK sends for db.transaction(fn) with no options.
+	if m := mode(`{"deferrable":false,"isolation_level":null,"read_only":false}`); m["deferrable"] != "off" || m["read_only"] != "off" {
+		t.Errorf("default options: got %v, want deferrable off, read_only off", m)
+	}
+	// {isolationLevel:"serializable", readOnly:true, deferrable:true}
+	m := mode(`{"deferrable":true,"isolation_level":"serializable","read_only":true}`)
+	if m["deferrable"] != "on" || m["isolation"] != "serializable" || m["read_only"] != "on" {
+		t.Errorf("serializable read only deferrable: got %v", m)
+	}
+	// Outside SERIALIZABLE READ ONLY PostgreSQL accepts DEFERRABLE and gives
+	// it no effect; so does Athena (no 400).
+	if m := mode(`{"deferrable":true,"isolation_level":"read_committed","read_only":false}`); m["isolation"] != "read committed" {
+		t.Errorf("deferrable read committed: got %v", m)
+	}
+	h.do("POST", "/gateway/transaction", "test", `{"operations":[{"kind":"fetch","payload":{"table_name":"tx_mode"}}],"options":{"deferrable":"maybe"}}`).
+		wantCode(t, 400, gateway.CodeInvalidTransactionPayload)
+}
