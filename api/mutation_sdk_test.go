@@ -2,6 +2,7 @@ package api
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -200,4 +201,112 @@ func TestTransactionDeferrable(t *testing.T) {
 	}
 	h.do("POST", "/gateway/transaction", "test", `{"operations":[{"kind":"fetch","payload":{"table_name":"tx_mode"}}],"options":{"deferrable":"maybe"}}`).
 		wantCode(t, 400, gateway.CodeInvalidTransactionPayload)
+}
+
+// TestInsertOneObjectAnswersOneRow: .insert(obj) and .upsert(obj) answer
+// data as that row (null when a conflict skipped it); arrays stay arrays
+// (spec §3.3). Payloads as src/client/fluent/table-builder.ts builds them.
+func TestInsertOneObjectAnswersOneRow(t *testing.T) {
+	h := newHarness(t)
+	r := h.do("PUT", "/gateway/insert", "test", `{"insert_body":{"email":"one@x","name":"One"},"table_name":"users","columns":"*"}`).want(t, 201)
+	row, ok := r.JSON["data"].(map[string]any)
+	if !ok || row["email"] != "one@x" || row["name"] != "One" || num(r.JSON["count"]) != "1" {
+		t.Fatalf("insert(object): data %T %v, want the row object: %s", r.JSON["data"], r.JSON["data"], r.Body)
+	}
+	// A one-element array stays an array.
+	r = h.do("PUT", "/gateway/insert", "test", `{"insert_body":[{"email":"arr@x"}],"table_name":"users","columns":"email"}`).want(t, 201)
+	if rows := r.rows(t); len(rows) != 1 || rows[0]["email"] != "arr@x" {
+		t.Errorf("insert([object]): got %s, want a one-row array", r.Body)
+	}
+	// upsert(obj, {updateBody:{}}) skipped by the conflict: data null.
+	r = h.do("PUT", "/gateway/insert", "test", `{"insert_body":{"email":"one@x","name":"Skipped"},"table_name":"users","update_body":{},"columns":"*","on_conflict":"email"}`).want(t, 201)
+	if r.JSON["data"] != nil || num(r.JSON["count"]) != "0" {
+		t.Errorf("skipped by a conflict: data %v count %v, want null 0: %s", r.JSON["data"], r.JSON["count"], r.Body)
+	}
+	if _, present := r.JSON["data"]; !present {
+		t.Errorf("skipped by a conflict: data missing, want null: %s", r.Body)
+	}
+	// In a transaction an insert op answers what its route answers.
+	r = h.do("POST", "/gateway/transaction", "test", `{"idempotency_key":null,"operations":[{"id":"op_1","kind":"insert","payload":{"insert_body":{"email":"txone@x"},"table_name":"users","columns":"email"}},{"id":"op_2","kind":"insert","payload":{"insert_body":[{"email":"txarr@x"}],"table_name":"users","columns":"email"}}],"options":{"deferrable":false,"isolation_level":null,"read_only":false}}`).want(t, 200)
+	res := txResults(t, r)
+	if one, _ := res[0]["data"].(map[string]any); one["email"] != "txone@x" {
+		t.Errorf("transaction insert(object): data %v, want the row object", res[0]["data"])
+	}
+	if arr, _ := res[1]["data"].([]any); len(arr) != 1 {
+		t.Errorf("transaction insert([object]): data %v, want a one-row array", res[1]["data"])
+	}
+}
+
+// TestUpsertMerges: upsert(row, {onConflict}) without updateBody merges the
+// inserted columns into the existing row (spec §3.3); updateBody {} does
+// nothing; a non-empty updateBody sets exactly its values.
+func TestUpsertMerges(t *testing.T) {
+	h := newHarness(t)
+	// upsert({email, name, age}, {onConflict:"email"}) on Ada's row.
+	r := h.do("PUT", "/gateway/insert", "test", `{"insert_body":{"email":"ada@example.com","name":"Ada L","age":37},"table_name":"users","columns":"*","on_conflict":"email"}`).want(t, 201)
+	row, _ := r.JSON["data"].(map[string]any)
+	if row == nil || num(row["id"]) != "1" || row["name"] != "Ada L" || num(row["age"]) != "37" || num(r.JSON["count"]) != "1" {
+		t.Fatalf("merge: got %s, want Ada (id 1) with name Ada L, age 37", r.Body)
+	}
+	// Columns not sent keep their values: only name is merged.
+	r = h.do("PUT", "/gateway/insert", "test", `{"insert_body":[{"email":"ada@example.com","name":"Ada M"},{"email":"new@example.com","name":"New"}],"table_name":"users","columns":"*","on_conflict":["email"]}`).want(t, 201)
+	rows := r.rows(t)
+	if len(rows) != 2 || rows[0]["name"] != "Ada M" || num(rows[0]["age"]) != "37" || rows[1]["name"] != "New" {
+		t.Errorf("merge array: got %s, want Ada M (age kept 37) and New", r.Body)
+	}
+	// Only the conflict column inserted: nothing to merge, DO NOTHING.
+	r = h.do("PUT", "/gateway/insert", "test", `{"insert_body":{"email":"ada@example.com"},"table_name":"users","columns":"*","on_conflict":"email"}`).want(t, 201)
+	if r.JSON["data"] != nil || num(r.JSON["count"]) != "0" {
+		t.Errorf("merge with only the key: got %s, want data null, count 0", r.Body)
+	}
+	// updateBody {}: do nothing, the row keeps its values.
+	h.do("PUT", "/gateway/insert", "test", `{"insert_body":{"email":"ada@example.com","name":"Ignored"},"table_name":"users","update_body":{},"columns":"*","on_conflict":"email"}`).want(t, 201)
+	// updateBody {age: 40}: only age changes, the inserted name is not merged.
+	r = h.do("PUT", "/gateway/insert", "test", `{"insert_body":{"email":"ada@example.com","name":"Ignored"},"table_name":"users","update_body":{"age":40},"columns":"*","on_conflict":"email"}`).want(t, 201)
+	if row, _ := r.JSON["data"].(map[string]any); row == nil || row["name"] != "Ada M" || num(row["age"]) != "40" {
+		t.Errorf("update_body: got %s, want name Ada M, age 40", r.Body)
+	}
+}
+
+// TestStripNullsOnEveryRoute: X-Strip-Nulls: true (the SDK's default
+// header) drops null fields from the rows insert, update, delete and rpc
+// return, as it does on fetch; false keeps them.
+func TestStripNullsOnEveryRoute(t *testing.T) {
+	h := newHarness(t)
+	h.exec(t, `CREATE FUNCTION users_by_email(p_email text) RETURNS SETOF users LANGUAGE sql STABLE AS $$ SELECT * FROM users WHERE email = p_email $$`)
+	strip := func(t *testing.T, name string, data any, wantStripped bool) {
+		t.Helper()
+		var rows []any
+		switch d := data.(type) {
+		case []any:
+			rows = d
+		case map[string]any:
+			rows = []any{d}
+		}
+		if len(rows) == 0 {
+			t.Fatalf("%s: no rows in %v", name, data)
+		}
+		for _, r := range rows {
+			_, hasAge := r.(map[string]any)["age"]
+			if hasAge == wantStripped {
+				t.Errorf("%s: row %v; age present %v, want %v", name, r, hasAge, !wantStripped)
+			}
+		}
+	}
+	for _, on := range []bool{true, false} {
+		hdr := strconv.FormatBool(on)
+		email := "strip-" + hdr + "@x"
+		r := h.do("PUT", "/gateway/insert", "test", `{"insert_body":{"email":"`+email+`","age":null},"table_name":"users","columns":"*"}`, "X-Strip-Nulls", hdr).want(t, 201)
+		strip(t, "insert "+hdr, r.JSON["data"], on)
+		cond := `{"operator":"eq","column":"email","value":"` + email + `","eq_column":"email","eq_value":"` + email + `"}`
+		r = h.do("POST", "/gateway/update", "test", `{"table_name":"users","data":{"name":"S"},"conditions":[`+cond+`]}`, "X-Strip-Nulls", hdr).want(t, 200)
+		strip(t, "update "+hdr, r.JSON["data"], on)
+		r = h.do("POST", "/rpc/users_by_email?p_email="+email, "test", "", "X-Strip-Nulls", hdr).want(t, 200)
+		strip(t, "rpc "+hdr, r.JSON["data"], on)
+		r = h.do("DELETE", "/gateway/delete", "test", `{"table_name":"users","conditions":[`+cond+`]}`, "X-Strip-Nulls", hdr).want(t, 200)
+		strip(t, "delete "+hdr, r.JSON["data"], on)
+	}
+	// The body's strip_nulls wins over the header.
+	r := h.do("PUT", "/gateway/insert", "test", `{"insert_body":{"email":"body@x"},"table_name":"users","strip_nulls":false}`, "X-Strip-Nulls", "true").want(t, 201)
+	strip(t, "insert body false, header true", r.JSON["data"], false)
 }

@@ -47,5 +47,8 @@ func DecodeDelete(body []byte, lim Limits) (DeleteRequest, error) {
 	if req.Returning, err = returning(p); err != nil {
 		return DeleteRequest{}, err
 	}
+	if req.StripNulls, _, err = p.boolean("strip_nulls"); err != nil {
+		return DeleteRequest{}, err
+	}
 	return req, nil
 }

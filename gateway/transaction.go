@@ -135,8 +135,8 @@ func OpLabel(index int, id string) string {
 // decoded by the decoder of its own route (DecodeFetch, DecodeInsert, …),
 // so a transaction accepts exactly what the routes accept; a payload error
 // keeps its route's code and its message names the operation
-// ("operation 2 (b): …"). stripNullsHeader applies to fetch and update
-// payloads that do not send strip_nulls, as on their routes.
+// ("operation 2 (b): …"). stripNullsHeader applies to every payload that
+// does not send strip_nulls, as on the routes.
 //
 // Decisions: operations must be a non-empty array of at most
 // DefaultMaxTransactionOps; ids are optional (default: the 1-based
@@ -232,6 +232,7 @@ func decodeOp(i int, raw json.RawMessage, stripNullsHeader *bool, lim Limits) (T
 	if payload == nil {
 		return TransactionOp{}, Errorf(code, "%s: payload is required (the body its route takes)", label)
 	}
+	var strip *bool // the decoded request's StripNulls, for the header
 	switch op.Kind {
 	case OpFetch:
 		var r FetchRequest
@@ -240,19 +241,15 @@ func decodeOp(i int, raw json.RawMessage, stripNullsHeader *bool, lim Limits) (T
 	case OpInsert:
 		var r InsertRequest
 		r, err = DecodeInsert(payload, lim)
-		op.Insert = &r
+		op.Insert, strip = &r, &r.StripNulls
 	case OpUpdate:
 		var r UpdateRequest
-		if r, err = DecodeUpdate(payload, lim); err == nil && stripNullsHeader != nil {
-			if pp, perr := decodePayload(payload, CodeInvalidUpdatePayload); perr == nil && !pp.has("strip_nulls") {
-				r.StripNulls = *stripNullsHeader // the payload wins over the header
-			}
-		}
-		op.Update = &r
+		r, err = DecodeUpdate(payload, lim)
+		op.Update, strip = &r, &r.StripNulls
 	case OpDelete:
 		var r DeleteRequest
 		r, err = DecodeDelete(payload, lim)
-		op.Delete = &r
+		op.Delete, strip = &r, &r.StripNulls
 	case "":
 		return TransactionOp{}, Errorf(code, "%s: kind is required (fetch, insert, update or delete)", label)
 	default:
@@ -261,7 +258,17 @@ func decodeOp(i int, raw json.RawMessage, stripNullsHeader *bool, lim Limits) (T
 	if err != nil {
 		return TransactionOp{}, prefixed(label, err)
 	}
+	if strip != nil && stripNullsHeader != nil && !sendsField(payload, "strip_nulls") {
+		*strip = *stripNullsHeader // the payload wins over the header
+	}
 	return op, nil
+}
+
+// sendsField reports whether the object raw (an operation's payload, already
+// decoded once by its route's decoder) sends key with a non-null value.
+func sendsField(raw json.RawMessage, key string) bool {
+	pp, err := decodePayload(raw, CodeInvalidTransactionPayload)
+	return err == nil && pp.has(key)
 }
 
 // transactionOptions reads options {read_only, isolation_level, deferrable}.

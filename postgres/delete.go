@@ -51,7 +51,7 @@ func buildDelete(m *tableMeta, req gateway.DeleteRequest) (sqlText, error) {
 	if err := b.mutationWhere(s, conds, req.Bound, lockForUpdate); err != nil {
 		return sqlText{}, err
 	}
-	return sqlText{mutationSQL(b.String(), returning, false, false), b.args}, nil
+	return sqlText{mutationSQL(b.String(), returning, false, req.StripNulls), b.args}, nil
 }
 
 // resourceColumn picks the column resource_id matches ("" when none fits).
