@@ -1,10 +1,14 @@
 package api
 
 import (
+	"context"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/athena-gateway/athena/gateway"
 )
@@ -309,4 +313,75 @@ func TestStripNullsOnEveryRoute(t *testing.T) {
 	// The body's strip_nulls wins over the header.
 	r := h.do("PUT", "/gateway/insert", "test", `{"insert_body":{"email":"body@x"},"table_name":"users","strip_nulls":false}`, "X-Strip-Nulls", "true").want(t, 201)
 	strip(t, "insert body false, header true", r.JSON["data"], false)
+}
+
+// TestBoundedWriteUnderConcurrentChange: the row a bound would choose is
+// changed by another transaction so that it no longer matches, while the
+// bounded write waits for its lock. The write must then take the next
+// matching row and leave the changed one alone: the choice is re-checked
+// after the lock (postgres/bound.go), not taken from a stale snapshot.
+func TestBoundedWriteUnderConcurrentChange(t *testing.T) {
+	for _, tc := range []struct{ name, method, path, body string }{
+		{"update", "POST", "/gateway/update", `{"table_name":"tasks","data":{"note":"picked"},"conditions":[` + openCond + `],"sort_by":{"field":"rank","direction":"ascending"},"limit":1}`},
+		{"delete", "DELETE", "/gateway/delete", `{"table_name":"tasks","conditions":[` + openCond + `],"sort_by":{"field":"rank","direction":"ascending"},"limit":1}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.exec(t, boundFixture)
+			ctx := context.Background()
+			other, err := pgx.Connect(ctx, testDatabaseURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close(ctx)
+			watch, err := pgx.Connect(ctx, testDatabaseURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer watch.Close(ctx)
+			tx, err := other.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback(ctx) }()
+			if _, err := tx.Exec(ctx, "UPDATE "+pgx.Identifier{h.schema, "tasks"}.Sanitize()+" SET status = 'done' WHERE rank = 1"); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan response, 1)
+			go func() { done <- h.do(tc.method, tc.path, "test", tc.body) }()
+			// Commit only once the bounded write waits for the row lock.
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				var waiting int
+				err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+				  AND query LIKE '%' || $1 || '%' AND query LIKE '%IN (SELECT%'`, h.schema).Scan(&waiting)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if waiting > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the bounded write never waited for the locked row")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			r.want(t, 200)
+			if got := rowsCol(t, r, "rank"); strings.Join(got, ",") != "2" {
+				t.Errorf("wrote ranks %v, want [2] (rank 1 stopped matching before the lock was granted): %s", got, r.Body)
+			}
+			var status string
+			var note *string
+			if err := watch.QueryRow(ctx, "SELECT status, note FROM "+pgx.Identifier{h.schema, "tasks"}.Sanitize()+" WHERE rank = 1").Scan(&status, &note); err != nil {
+				t.Fatalf("rank 1 is gone: %v", err)
+			}
+			if status != "done" || note != nil {
+				t.Errorf("rank 1: status %q note %v, want done and untouched", status, note)
+			}
+		})
+	}
 }
