@@ -105,3 +105,11 @@ func stripNullsHeader(c *gin.Context) *bool {
 	}
 	return &b
 }
+
+// headerStripNulls sets *dst from X-Strip-Nulls when the body does not send
+// strip_nulls itself (the body wins over the header, spec §1.3).
+func headerStripNulls(c *gin.Context, body []byte, dst *bool) {
+	if h := stripNullsHeader(c); h != nil && !bodyHasKey(body, "strip_nulls") {
+		*dst = *h
+	}
+}

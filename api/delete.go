@@ -9,7 +9,9 @@ import (
 // delete serves DELETE|POST /gateway/delete (spec §3.5).
 func (s *Server) delete(c *gin.Context) error {
 	res, p, req, err := decoded(s, c, func(body []byte) (gateway.DeleteRequest, error) {
-		return gateway.DecodeDelete(body, s.opts.Limits)
+		req, err := gateway.DecodeDelete(body, s.opts.Limits)
+		headerStripNulls(c, body, &req.StripNulls)
+		return req, err
 	})
 	if err != nil {
 		return err

@@ -349,7 +349,7 @@ func TestValuesAreNeverSQL(t *testing.T) {
 	for i, v := range evil {
 		body := fmt.Sprintf(`{"table_name":"users","insert_body":{"email":%q,"name":%q}}`, fmt.Sprintf("e%d@x", i), v)
 		r := h.do("PUT", "/gateway/insert", "test", body).want(t, 201)
-		if got := r.rows(t)[0]["name"]; got != v {
+		if got := r.JSON["data"].(map[string]any)["name"]; got != v { // one object in, one row out
 			t.Errorf("stored %q as %v", v, got)
 		}
 		r = h.do("POST", "/gateway/fetch", "test", fmt.Sprintf(`{"table_name":"users","conditions":[{"operator":"eq","column":"name","value":%q}]}`, v)).want(t, 200)
@@ -370,7 +370,7 @@ func TestInsertUpdateDeleteLifecycle(t *testing.T) {
 	if r.JSON["message"] != "Data inserted successfully" || num(r.JSON["count"]) != "1" {
 		t.Errorf("insert envelope: %s", r.Body)
 	}
-	row := r.rows(t)[0]
+	row, _ := r.JSON["data"].(map[string]any) // one object in, one row out (spec §3.3)
 	if _, ok := row["name"]; ok || row["email"] != "dee@example.com" {
 		t.Errorf("returning projection: got %v", row)
 	}
@@ -398,13 +398,13 @@ func TestInsertUpdateDeleteLifecycle(t *testing.T) {
 	}
 	// upsert
 	r = h.do("PUT", "/gateway/insert", "test", `{"table_name":"users","insert_body":{"email":"dee@example.com","name":"Dee2"},"on_conflict":"email","update_body":{"name":"Dee3"}}`).want(t, 201)
-	if got := r.rows(t)[0]["name"]; got != "Dee3" {
+	if got := r.JSON["data"].(map[string]any)["name"]; got != "Dee3" {
 		t.Errorf("upsert: got %v, want Dee3", got)
 	}
-	// do nothing
-	r = h.do("PUT", "/gateway/insert", "test", `{"table_name":"users","insert_body":{"email":"dee@example.com"},"on_conflict":["email"]}`).want(t, 201)
-	if n := len(r.rows(t)); n != 0 || num(r.JSON["count"]) != "0" {
-		t.Errorf("do nothing: got %d rows, count %v", n, r.JSON["count"])
+	// do nothing: update_body {} (on_conflict alone merges, spec §3.3)
+	r = h.do("PUT", "/gateway/insert", "test", `{"table_name":"users","insert_body":{"email":"dee@example.com"},"on_conflict":["email"],"update_body":{}}`).want(t, 201)
+	if r.JSON["data"] != nil || num(r.JSON["count"]) != "0" {
+		t.Errorf("do nothing: got data %v, count %v; want null, 0", r.JSON["data"], r.JSON["count"])
 	}
 	// foreign key, not-null and check violations are 409
 	for _, tc := range []struct{ body, code string }{

@@ -74,10 +74,14 @@ func decodeArgs(body []byte) (map[string]any, error) {
 }
 
 // callRPC runs the function and answers unenveloped: {"data":[…],"count":N}.
+// X-Strip-Nulls drops null fields from the rows, as on the table routes.
 //
 // A database function may write any table, so a successful call advances
 // the client's whole read-cache generation before the answer is written.
 func (s *Server) callRPC(c *gin.Context, target Resolution, req gateway.RPCRequest) error {
+	if h := stripNullsHeader(c); h != nil {
+		req.StripNulls = *h
+	}
 	res, err := target.DB.RPC(c.Request.Context(), req)
 	if err != nil {
 		return err

@@ -115,7 +115,14 @@ func transactionBody(req gateway.TransactionRequest, out gateway.TransactionResu
 		b.WriteString(`{"id":`)
 		writeString(&b, r.ID)
 		b.WriteString(`,"ok":true,"data":`)
-		b.Write(r.Rows)
+		data := r.Rows
+		if ins := req.Ops[i].Insert; ins != nil {
+			var err error
+			if data, err = insertData(*ins, r.Rows); err != nil {
+				return nil, err
+			}
+		}
+		b.Write(data)
 		b.WriteString(`,"count":`)
 		if r.Count != nil {
 			n, _ := json.Marshal(*r.Count)

@@ -12,9 +12,7 @@ import (
 func (s *Server) update(c *gin.Context) error {
 	res, p, req, err := decoded(s, c, func(body []byte) (gateway.UpdateRequest, error) {
 		req, err := gateway.DecodeUpdate(body, s.opts.Limits)
-		if h := stripNullsHeader(c); err == nil && h != nil && !bodyHasKey(body, "strip_nulls") {
-			req.StripNulls = *h // the body wins over the header
-		}
+		headerStripNulls(c, body, &req.StripNulls)
 		return req, err
 	})
 	if err != nil {

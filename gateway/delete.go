@@ -7,7 +7,8 @@ import (
 
 // DecodeDelete decodes a delete body (spec §3.5). resource_id is a string
 // or a number (kept as json.Number); null or "" means absent. A delete with
-// neither resource_id nor conditions is refused.
+// neither resource_id nor conditions is refused. sort_by, limit, offset and
+// page_size/current_page bound the delete (see mutationBound).
 func DecodeDelete(body []byte, lim Limits) (DeleteRequest, error) {
 	lim = lim.withDefaults()
 	const code = CodeInvalidDeletePayload
@@ -37,10 +38,16 @@ func DecodeDelete(body []byte, lim Limits) (DeleteRequest, error) {
 	if req.Conditions, err = conditionsOf(p, lim); err != nil {
 		return DeleteRequest{}, err
 	}
+	if req.Bound, err = mutationBound(p); err != nil {
+		return DeleteRequest{}, err
+	}
 	if req.ResourceID == nil && len(req.Conditions) == 0 {
 		return DeleteRequest{}, Errorf(code, "delete needs resource_id or conditions")
 	}
 	if req.Returning, err = returning(p); err != nil {
+		return DeleteRequest{}, err
+	}
+	if req.StripNulls, _, err = p.boolean("strip_nulls"); err != nil {
 		return DeleteRequest{}, err
 	}
 	return req, nil

@@ -17,6 +17,8 @@ func TestDecodeDelete(t *testing.T) {
 			DeleteRequest{Table: TableRef{Name: "t"}, ResourceID: num("12"), Returning: cols("id")}},
 		{"conditions, null id", `{"table_name":"t","resource_id":null,"conditions":[{"operator":"lt","column":"age","value":3}]}`,
 			DeleteRequest{Table: TableRef{Name: "t"}, Conditions: []Condition{leaf("age", OpLt, num("3"))}, Returning: star}},
+		{"bound", `{"table_name":"t","resource_id":"x","sort_by":{"field":"age","direction":"ascending"},"limit":1}`,
+			DeleteRequest{Table: TableRef{Name: "t"}, ResourceID: "x", Returning: star, Bound: RowBound{Sort: []Sort{{Column: "age"}}, Limit: i64(1)}}},
 	}
 	for _, tt := range tests {
 		got, err := DecodeDelete([]byte(tt.give), Limits{})
@@ -44,6 +46,7 @@ func TestDecodeDeleteErrors(t *testing.T) {
 		{`{"table_name":"t","resource_id":{"id":1}}`, CodeInvalidDeletePayload, "resource_id must be a string or a number"},
 		{`{"table_name":"t t","resource_id":1}`, CodeInvalidDeletePayload, "invalid table name"},
 		{`{"table_name":"t","conditions":[{"operator":"in","column":"a","value":5}]}`, CodeInvalidConditionValue, `needs an array`},
+		{`{"table_name":"t","resource_id":1,"sortBy":"age.desc"}`, CodeInvalidDeletePayload, "sort_by without limit or offset is refused"},
 	}
 	for _, tt := range tests {
 		_, err := DecodeDelete([]byte(tt.give), Limits{})

@@ -1,15 +1,26 @@
 package gateway
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 )
 
 // DecodeInsert decodes an insert body (spec §3.3). `data` is accepted as an
-// alias of `insert_body`. An `update_body` (non-empty object) makes the
-// insert ON CONFLICT DO UPDATE and requires `on_conflict`, because
-// PostgreSQL needs a conflict target for DO UPDATE; `on_conflict` alone
-// means DO NOTHING. An empty `update_body` counts as absent.
+// alias of `insert_body`. Conflict handling follows the SDK's own compiler
+// (athena-js src/postgres/sql.ts appendOnConflict):
+//   - on_conflict and a non-empty update_body: DO UPDATE SET those values;
+//   - update_body {} ("update nothing"): DO NOTHING, on the on_conflict
+//     target when one is sent, on any unique conflict otherwise;
+//   - on_conflict without update_body: merge, DO UPDATE SET c = EXCLUDED.c
+//     for every inserted column outside the target (DO NOTHING when there is
+//     none), which is what `upsert(row, {onConflict})` means;
+//   - a non-empty update_body without on_conflict is refused: PostgreSQL
+//     needs a conflict target for DO UPDATE, and guessing one could update
+//     a row the caller did not mean.
+//
+// Single records that insert_body was one object, so the answer's data is
+// that row (see SingleRow) rather than an array.
 func DecodeInsert(body []byte, lim Limits) (InsertRequest, error) {
 	lim = lim.withDefaults()
 	const code = CodeInvalidInsertPayload
@@ -21,7 +32,7 @@ func DecodeInsert(body []byte, lim Limits) (InsertRequest, error) {
 	if req.Table, err = p.table("table_name"); err != nil {
 		return InsertRequest{}, err
 	}
-	if req.Rows, err = insertRows(p, lim); err != nil {
+	if req.Rows, req.Single, err = insertRows(p, lim); err != nil {
 		return InsertRequest{}, err
 	}
 	if req.Returning, err = returning(p); err != nil {
@@ -30,7 +41,7 @@ func DecodeInsert(body []byte, lim Limits) (InsertRequest, error) {
 	if req.OnConflict, err = conflictTarget(p); err != nil {
 		return InsertRequest{}, err
 	}
-	_, upd, err := p.object("update_body")
+	field, upd, err := p.object("update_body")
 	if err != nil {
 		return InsertRequest{}, err
 	}
@@ -43,8 +54,13 @@ func DecodeInsert(body []byte, lim Limits) (InsertRequest, error) {
 			return InsertRequest{}, err
 		}
 		req.Action, req.UpdateBody = ConflictDoUpdate, upd
-	case len(req.OnConflict) > 0:
+	case field != "":
 		req.Action = ConflictDoNothing
+	case len(req.OnConflict) > 0:
+		req.Action = ConflictDoUpdate // merge the inserted columns
+	}
+	if req.StripNulls, _, err = p.boolean("strip_nulls"); err != nil {
+		return InsertRequest{}, err
 	}
 	if req.DefaultToNull, _, err = p.boolean("default_to_null"); err != nil {
 		return InsertRequest{}, err
@@ -58,45 +74,60 @@ func DecodeInsert(body []byte, lim Limits) (InsertRequest, error) {
 	return req, nil
 }
 
-// insertRows reads insert_body (or data): one object or a non-empty array
-// of objects, every key a valid column name.
-func insertRows(p payload, lim Limits) ([]map[string]any, error) {
+// insertRows reads insert_body (or data): one object (single is true) or a
+// non-empty array of objects, every key a valid column name.
+func insertRows(p payload, lim Limits) (rows []map[string]any, single bool, err error) {
 	const code = CodeInvalidInsertPayload
 	field, v, err := p.value("insert_body", "data")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if field == "" {
-		return nil, Errorf(code, "insert_body is required (an object or an array of objects)")
+		return nil, false, Errorf(code, "insert_body is required (an object or an array of objects)")
 	}
-	var rows []map[string]any
 	switch t := v.(type) {
 	case map[string]any:
-		rows = []map[string]any{t}
+		rows, single = []map[string]any{t}, true
 	case []any:
 		if len(t) == 0 {
-			return nil, Errorf(code, "%s is an empty array; send at least one row", field)
+			return nil, false, Errorf(code, "%s is an empty array; send at least one row", field)
 		}
 		if len(t) > lim.MaxInsertRows {
-			return nil, Errorf(code, "%s has %d rows; at most %d rows are allowed in one insert", field, len(t), lim.MaxInsertRows)
+			return nil, false, Errorf(code, "%s has %d rows; at most %d rows are allowed in one insert", field, len(t), lim.MaxInsertRows)
 		}
 		rows = make([]map[string]any, 0, len(t))
 		for i, el := range t {
 			m, ok := el.(map[string]any)
 			if !ok {
-				return nil, Errorf(code, "%s row %d must be an object, got %s", field, i+1, jsonKind(el))
+				return nil, false, Errorf(code, "%s row %d must be an object, got %s", field, i+1, jsonKind(el))
 			}
 			rows = append(rows, m)
 		}
 	default:
-		return nil, Errorf(code, "%s must be an object or an array of objects, got %s", field, jsonKind(v))
+		return nil, false, Errorf(code, "%s must be an object or an array of objects, got %s", field, jsonKind(v))
 	}
 	for i, r := range rows {
 		if err := checkKeys(r, code, field+" row "+strconv.Itoa(i+1)); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return rows, nil
+	return rows, single, nil
+}
+
+// SingleRow is the data an insert answers when insert_body was one object
+// (spec §3.3; the SDK types .insert(obj) as one row): the returned row, or
+// null when none came back (a conflict skipped it, or head asked for no
+// rows). rows is the JSON array the statement returned; it holds at most
+// one element for a one-row insert.
+func SingleRow(rows json.RawMessage) (json.RawMessage, error) {
+	elems, ok, err := rawArray(rows)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || len(elems) == 0 {
+		return json.RawMessage("null"), nil
+	}
+	return elems[0], nil
 }
 
 // conflictTarget reads on_conflict: "a,b" or ["a","b"].

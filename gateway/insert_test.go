@@ -14,19 +14,26 @@ func TestDecodeInsert(t *testing.T) {
 		want InsertRequest
 	}{
 		{"one row", `{"table_name":"users","insert_body":{"name":"a","age":3}}`,
-			InsertRequest{Table: TableRef{Name: "users"}, Rows: []map[string]any{{"name": "a", "age": num("3")}}, Returning: star}},
+			InsertRequest{Table: TableRef{Name: "users"}, Rows: []map[string]any{{"name": "a", "age": num("3")}}, Single: true, Returning: star}},
 		{"many rows", `{"table_name":"app.users","insert_body":[{"a":1},{"b":null}],"default_to_null":true,"count":"exact","head":true}`,
 			InsertRequest{Table: TableRef{Schema: "app", Name: "users"}, Rows: []map[string]any{{"a": num("1")}, {"b": nil}}, Returning: star, DefaultToNull: true, Count: CountExact, Head: true}},
+		{"one-row array", `{"table_name":"t","insert_body":[{"a":1}],"strip_nulls":true}`,
+			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Returning: star, StripNulls: true}},
 		{"data alias", `{"table_name":"t","data":{"a":1}}`,
-			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Returning: star}},
+			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Single: true, Returning: star}},
 		{"returning", `{"table_name":"t","insert_body":{"a":1},"columns":["id","a"]}`,
-			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Returning: cols("id", "a")}},
-		{"do nothing", `{"table_name":"t","insert_body":{"a":1},"on_conflict":"a, b"}`,
-			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Returning: star, OnConflict: []string{"a", "b"}, Action: ConflictDoNothing}},
+			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Single: true, Returning: cols("id", "a")}},
+		// Spec §3.3 (the SDK's appendOnConflict): on_conflict alone merges.
+		{"merge", `{"table_name":"t","insert_body":{"a":1},"on_conflict":"a, b"}`,
+			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Single: true, Returning: star, OnConflict: []string{"a", "b"}, Action: ConflictDoUpdate}},
 		{"do update", `{"table_name":"t","insert_body":{"a":1},"on_conflict":["a"],"update_body":{"b":2}}`,
-			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Returning: star, OnConflict: []string{"a"}, Action: ConflictDoUpdate, UpdateBody: map[string]any{"b": num("2")}}},
-		{"empty update_body is absent", `{"table_name":"t","insert_body":{"a":1},"on_conflict":"a","update_body":{}}`,
-			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Returning: star, OnConflict: []string{"a"}, Action: ConflictDoNothing}},
+			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Single: true, Returning: star, OnConflict: []string{"a"}, Action: ConflictDoUpdate, UpdateBody: map[string]any{"b": num("2")}}},
+		{"empty update_body is do nothing", `{"table_name":"t","insert_body":{"a":1},"on_conflict":"a","update_body":{}}`,
+			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Single: true, Returning: star, OnConflict: []string{"a"}, Action: ConflictDoNothing}},
+		{"empty update_body without target", `{"table_name":"t","insert_body":{"a":1},"update_body":{}}`,
+			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Single: true, Returning: star, Action: ConflictDoNothing}},
+		{"null update_body is absent", `{"table_name":"t","insert_body":{"a":1},"update_body":null}`,
+			InsertRequest{Table: TableRef{Name: "t"}, Rows: []map[string]any{{"a": num("1")}}, Single: true, Returning: star}},
 	}
 	for _, tt := range tests {
 		got, err := DecodeInsert([]byte(tt.give), Limits{})
@@ -77,5 +84,18 @@ func TestDecodeInsertErrors(t *testing.T) {
 	checkErr(t, err, CodeInvalidInsertPayload, "at most 10000 rows")
 	if _, err := DecodeInsert([]byte(fmt.Sprintf(`{"table_name":"t","insert_body":%s}`, rows(DefaultMaxInsertRows))), Limits{}); err != nil {
 		t.Fatalf("10000 rows: got %v, want nil", err)
+	}
+}
+
+func TestSingleRow(t *testing.T) {
+	for _, tt := range []struct{ give, want string }{
+		{`[{"id":1,"a":[1,2]}]`, `{"id":1,"a":[1,2]}`},
+		{`[]`, `null`},
+		{` [ ] `, `null`},
+	} {
+		got, err := SingleRow([]byte(tt.give))
+		if err != nil || string(got) != tt.want {
+			t.Errorf("SingleRow(%s): got %s, %v; want %s", tt.give, got, err, tt.want)
+		}
 	}
 }

@@ -79,33 +79,42 @@ const (
 type InsertRequest struct {
 	Table      TableRef
 	Rows       []map[string]any // at least one; values as decoded from JSON
+	Single     bool             // insert_body was one object, not an array
 	Returning  Selection        // RETURNING projection; Star by default
 	OnConflict []string         // conflict target columns
 	Action     ConflictAction
-	UpdateBody map[string]any // SET values for ConflictDoUpdate
+	// UpdateBody holds the SET values for ConflictDoUpdate; empty means
+	// merge: every inserted column outside the target takes the proposed
+	// row's value (EXCLUDED).
+	UpdateBody map[string]any
 	// DefaultToNull: when rows have different key sets, missing keys become
 	// NULL instead of the column DEFAULT.
 	DefaultToNull bool
 	Count         CountMode
 	Head          bool // return no rows, only the count
+	StripNulls    bool // drop null fields from returned rows
 }
 
-// UpdateRequest updates the rows matching Conditions.
+// UpdateRequest updates the rows matching Conditions, narrowed by Bound.
 type UpdateRequest struct {
 	Table           TableRef
 	Set             map[string]any
 	Conditions      []Condition
+	Bound           RowBound
 	AllowUnfiltered bool
 	Returning       Selection
 	StripNulls      bool
 }
 
-// DeleteRequest deletes by primary key (ResourceID) and/or conditions.
+// DeleteRequest deletes by primary key (ResourceID) and/or conditions,
+// narrowed by Bound.
 type DeleteRequest struct {
 	Table      TableRef
 	ResourceID any // nil when absent
 	Conditions []Condition
+	Bound      RowBound
 	Returning  Selection
+	StripNulls bool
 }
 
 // MutationResult is what insert, update and delete return.
@@ -146,6 +155,8 @@ type RPCRequest struct {
 	Limit     *int64
 	Offset    *int64
 	Sort      []Sort
+	// StripNulls drops null fields from result rows (X-Strip-Nulls).
+	StripNulls bool
 }
 
 // RPCResult is an RPC's rows (JSON array) and optional count.

@@ -76,6 +76,13 @@ func (op TransactionOp) Writes() bool { return op.Kind != OpFetch }
 type TransactionOptions struct {
 	ReadOnly  bool
 	Isolation IsolationLevel
+	// Deferrable is PostgreSQL's DEFERRABLE mode, sent by the SDK on every
+	// transaction (src/gateway/transaction.ts). It goes to BEGIN as it is:
+	// PostgreSQL honours it only for SERIALIZABLE READ ONLY (the transaction
+	// waits for a snapshot that cannot conflict, then never fails to
+	// serialize) and ignores it in every other mode, so Athena does too
+	// rather than refusing what PostgreSQL accepts.
+	Deferrable bool
 }
 
 // TransactionRequest is a list of table operations that run in one
@@ -128,8 +135,8 @@ func OpLabel(index int, id string) string {
 // decoded by the decoder of its own route (DecodeFetch, DecodeInsert, …),
 // so a transaction accepts exactly what the routes accept; a payload error
 // keeps its route's code and its message names the operation
-// ("operation 2 (b): …"). stripNullsHeader applies to fetch and update
-// payloads that do not send strip_nulls, as on their routes.
+// ("operation 2 (b): …"). stripNullsHeader applies to every payload that
+// does not send strip_nulls, as on the routes.
 //
 // Decisions: operations must be a non-empty array of at most
 // DefaultMaxTransactionOps; ids are optional (default: the 1-based
@@ -225,6 +232,7 @@ func decodeOp(i int, raw json.RawMessage, stripNullsHeader *bool, lim Limits) (T
 	if payload == nil {
 		return TransactionOp{}, Errorf(code, "%s: payload is required (the body its route takes)", label)
 	}
+	var strip *bool // the decoded request's StripNulls, for the header
 	switch op.Kind {
 	case OpFetch:
 		var r FetchRequest
@@ -233,19 +241,15 @@ func decodeOp(i int, raw json.RawMessage, stripNullsHeader *bool, lim Limits) (T
 	case OpInsert:
 		var r InsertRequest
 		r, err = DecodeInsert(payload, lim)
-		op.Insert = &r
+		op.Insert, strip = &r, &r.StripNulls
 	case OpUpdate:
 		var r UpdateRequest
-		if r, err = DecodeUpdate(payload, lim); err == nil && stripNullsHeader != nil {
-			if pp, perr := decodePayload(payload, CodeInvalidUpdatePayload); perr == nil && !pp.has("strip_nulls") {
-				r.StripNulls = *stripNullsHeader // the payload wins over the header
-			}
-		}
-		op.Update = &r
+		r, err = DecodeUpdate(payload, lim)
+		op.Update, strip = &r, &r.StripNulls
 	case OpDelete:
 		var r DeleteRequest
 		r, err = DecodeDelete(payload, lim)
-		op.Delete = &r
+		op.Delete, strip = &r, &r.StripNulls
 	case "":
 		return TransactionOp{}, Errorf(code, "%s: kind is required (fetch, insert, update or delete)", label)
 	default:
@@ -254,10 +258,20 @@ func decodeOp(i int, raw json.RawMessage, stripNullsHeader *bool, lim Limits) (T
 	if err != nil {
 		return TransactionOp{}, prefixed(label, err)
 	}
+	if strip != nil && stripNullsHeader != nil && !sendsField(payload, "strip_nulls") {
+		*strip = *stripNullsHeader // the payload wins over the header
+	}
 	return op, nil
 }
 
-// transactionOptions reads options {read_only, isolation_level}.
+// sendsField reports whether the object raw (an operation's payload, already
+// decoded once by its route's decoder) sends key with a non-null value.
+func sendsField(raw json.RawMessage, key string) bool {
+	pp, err := decodePayload(raw, CodeInvalidTransactionPayload)
+	return err == nil && pp.has(key)
+}
+
+// transactionOptions reads options {read_only, isolation_level, deferrable}.
 func transactionOptions(p payload) (TransactionOptions, error) {
 	const code = CodeInvalidTransactionPayload
 	var o TransactionOptions
@@ -274,9 +288,9 @@ func transactionOptions(p payload) (TransactionOptions, error) {
 	}
 	for k := range op.fields {
 		switch k {
-		case "read_only", "readOnly", "isolation_level", "isolationLevel":
+		case "read_only", "readOnly", "isolation_level", "isolationLevel", "deferrable":
 		default:
-			return o, Errorf(code, "unknown option %q; options are read_only and isolation_level", clip(k))
+			return o, Errorf(code, "unknown option %q; options are read_only, isolation_level and deferrable", clip(k))
 		}
 	}
 	for _, name := range []string{"read_only", "readOnly"} {
@@ -286,6 +300,9 @@ func transactionOptions(p payload) (TransactionOptions, error) {
 			o.ReadOnly = b
 			break
 		}
+	}
+	if o.Deferrable, _, err = op.boolean("deferrable"); err != nil {
+		return o, err
 	}
 	level, err := op.str("isolation_level", "isolationLevel")
 	if err != nil {

@@ -48,6 +48,12 @@ func TestDecodeTransaction(t *testing.T) {
 	if err != nil || none.IdempotencyKey != "" || none.Options != (TransactionOptions{}) {
 		t.Errorf("nulls: got %+v, %v", none, err)
 	}
+
+	// The options object db.transaction() sends (src/gateway/transaction.ts).
+	sdk, err := DecodeTransaction([]byte(`{"idempotency_key":null,"operations":[{"id":"op_1","kind":"fetch","payload":{"table_name":"t"}}],"options":{"deferrable":true,"isolation_level":"serializable","read_only":true}}`), nil, Limits{})
+	if want := (TransactionOptions{ReadOnly: true, Isolation: IsolationSerializable, Deferrable: true}); err != nil || sdk.Options != want {
+		t.Errorf("sdk options: got %+v, %v; want %+v", sdk.Options, err, want)
+	}
 }
 
 func TestDecodeTransactionErrors(t *testing.T) {
@@ -82,6 +88,8 @@ func TestDecodeTransactionErrors(t *testing.T) {
 			CodeInvalidTransactionPayload, "isolation_level"},
 		{"unknown option", `{"operations":[{"kind":"fetch","payload":{"table_name":"t"}}],"options":{"readonly":true}}`,
 			CodeInvalidTransactionPayload, `unknown option "readonly"`},
+		{"deferrable not bool", `{"operations":[{"kind":"fetch","payload":{"table_name":"t"}}],"options":{"deferrable":1}}`,
+			CodeInvalidTransactionPayload, `"deferrable" must be a boolean`},
 		{"read_only not bool", `{"operations":[{"kind":"fetch","payload":{"table_name":"t"}}],"options":{"read_only":"yes"}}`,
 			CodeInvalidTransactionPayload, "read_only"},
 		{"long key", `{"idempotency_key":"` + strings.Repeat("k", MaxIdempotencyKeyLen+1) + `","operations":[{"kind":"fetch","payload":{"table_name":"t"}}]}`,

@@ -1,7 +1,9 @@
 package gateway
 
-// DecodeUpdate decodes an update body (spec §3.4). `data` is accepted as an
-// alias of `update_body`. An update with no condition is refused unless
+// DecodeUpdate decodes an update body (spec §3.4). `data` (what SDK 5.x
+// sends) and `set` (older SDKs) are accepted as aliases of `update_body`.
+// sort_by, limit, offset and page_size/current_page bound the update (see
+// mutationBound). An update with no condition is refused unless
 // allow_unfiltered is true, so a forgotten filter cannot rewrite a table.
 func DecodeUpdate(body []byte, lim Limits) (UpdateRequest, error) {
 	lim = lim.withDefaults()
@@ -14,7 +16,7 @@ func DecodeUpdate(body []byte, lim Limits) (UpdateRequest, error) {
 	if req.Table, err = p.table("table_name"); err != nil {
 		return UpdateRequest{}, err
 	}
-	field, set, err := p.object("update_body", "data")
+	field, set, err := p.object("update_body", "data", "set")
 	if err != nil {
 		return UpdateRequest{}, err
 	}
@@ -29,6 +31,9 @@ func DecodeUpdate(body []byte, lim Limits) (UpdateRequest, error) {
 	}
 	req.Set = set
 	if req.Conditions, err = conditionsOf(p, lim); err != nil {
+		return UpdateRequest{}, err
+	}
+	if req.Bound, err = mutationBound(p); err != nil {
 		return UpdateRequest{}, err
 	}
 	if req.AllowUnfiltered, _, err = p.boolean("allow_unfiltered"); err != nil {

@@ -17,6 +17,15 @@ func TestDecodeUpdate(t *testing.T) {
 			UpdateRequest{Table: TableRef{Name: "t"}, Set: map[string]any{"a": nil}, Conditions: []Condition{leaf("id", OpEq, num("7"))}, Returning: star}},
 		{"unfiltered allowed", `{"table_name":"t","update_body":{"a":1},"allow_unfiltered":true}`,
 			UpdateRequest{Table: TableRef{Name: "t"}, Set: map[string]any{"a": num("1")}, AllowUnfiltered: true, Returning: star}},
+		{"set alias, bound", `{"table_name":"t","set":{"a":1},"where":{"id":7},"sort_by":{"field":"b","direction":"descending"},"limit":2,"offset":1,"total_pages":4}`,
+			UpdateRequest{Table: TableRef{Name: "t"}, Set: map[string]any{"a": num("1")}, Conditions: []Condition{leaf("id", OpEq, num("7"))}, Returning: star,
+				Bound: RowBound{Sort: []Sort{{Column: "b", Descending: true}}, Limit: i64(2), Offset: i64(1)}}},
+		{"page bound", `{"table_name":"t","data":{"a":1},"where":{"id":7},"current_page":3,"page_size":2}`,
+			UpdateRequest{Table: TableRef{Name: "t"}, Set: map[string]any{"a": num("1")}, Conditions: []Condition{leaf("id", OpEq, num("7"))}, Returning: star,
+				Bound: RowBound{Limit: i64(2), Offset: i64(4)}}},
+		{"page by limit", `{"table_name":"t","data":{"a":1},"where":{"id":7},"current_page":2,"limit":5}`,
+			UpdateRequest{Table: TableRef{Name: "t"}, Set: map[string]any{"a": num("1")}, Conditions: []Condition{leaf("id", OpEq, num("7"))}, Returning: star,
+				Bound: RowBound{Limit: i64(5), Offset: i64(5)}}},
 	}
 	for _, tt := range tests {
 		got, err := DecodeUpdate([]byte(tt.give), Limits{})
@@ -47,6 +56,10 @@ func TestDecodeUpdateErrors(t *testing.T) {
 		{`{"table_name":"t","update_body":{"a":1},"conditions":[{"operator":"eq","column":"a","value":1,"value_cast":"text;drop"}]}`, CodeInvalidFetchCondition, `invalid cast "text;drop"`},
 		{`{"table_name":"t","update_body":{"a":1},"allow_unfiltered":"sure"}`, CodeInvalidUpdatePayload, `field "allow_unfiltered" must be a boolean`},
 		{`{"table_name":"t","update_body":{"a":1},"allow_unfiltered":true,"columns":"x(y)"}`, CodeInvalidUpdatePayload, "plain columns only"},
+		{`{"table_name":"t","update_body":{"a":1},"allow_unfiltered":true,"sort_by":{"field":"a"}}`, CodeInvalidUpdatePayload, "sort_by without limit or offset is refused"},
+		{`{"table_name":"t","update_body":{"a":1},"allow_unfiltered":true,"current_page":2}`, CodeInvalidUpdatePayload, "current_page needs page_size (or limit)"},
+		{`{"table_name":"t","update_body":{"a":1},"allow_unfiltered":true,"page_size":0}`, CodeInvalidUpdatePayload, `"page_size" must be at least 1`},
+		{`{"table_name":"t","update_body":{"a":1},"allow_unfiltered":true,"limit":"many"}`, CodeInvalidUpdatePayload, `"limit" must be a non-negative integer`},
 	}
 	for _, tt := range tests {
 		_, err := DecodeUpdate([]byte(tt.give), Limits{})

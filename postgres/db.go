@@ -195,11 +195,18 @@ func mutationSQL(inner, returning string, head, stripNulls bool) string {
 	if head {
 		return "WITH _m AS (" + inner + " RETURNING 1) SELECT '[]'::json, count(*) FROM _m"
 	}
-	agg := "_m.*"
+	return "WITH _m AS (" + inner + " RETURNING " + returning + ") SELECT coalesce(json_agg(" + rowJSON("_m", stripNulls) + "), '[]'), count(*) FROM _m"
+}
+
+// rowJSON is the json_agg argument for the rows of alias: the row itself,
+// or with X-Strip-Nulls / strip_nulls its JSON without null fields. Every
+// route that returns rows (fetch, insert, update, delete, rpc) aggregates
+// through it, so they strip alike.
+func rowJSON(alias string, stripNulls bool) string {
 	if stripNulls {
-		agg = "json_strip_nulls(row_to_json(_m.*))"
+		return "json_strip_nulls(row_to_json(" + alias + ".*))"
 	}
-	return "WITH _m AS (" + inner + " RETURNING " + returning + ") SELECT coalesce(json_agg(" + agg + "), '[]'), count(*) FROM _m"
+	return alias + ".*"
 }
 
 // returningList renders a RETURNING projection: plain columns or *.

@@ -6,8 +6,8 @@ import (
 	"github.com/athena-gateway/athena/gateway"
 )
 
-// Delete removes rows by resource id and/or conditions (both ANDed) and
-// returns them. ResourceID matches the table's single-column primary key,
+// Delete removes rows by resource id and/or conditions (both ANDed),
+// narrowed by the request's bound (see mutationWhere), and returns them. ResourceID matches the table's single-column primary key,
 // else a column named resource_id, else one named id.
 func (db *DB) Delete(ctx context.Context, req gateway.DeleteRequest) (gateway.MutationResult, error) {
 	var q sqlText
@@ -48,12 +48,10 @@ func buildDelete(m *tableMeta, req gateway.DeleteRequest) (sqlText, error) {
 	b.WriteString("DELETE FROM ")
 	b.WriteString(m.ident())
 	b.WriteString(" AS t0")
-	cond := s
-	cond.code = gateway.CodeInvalidFetchCondition
-	if err := b.where(cond, conds); err != nil {
+	if err := b.mutationWhere(s, conds, req.Bound, lockForUpdate); err != nil {
 		return sqlText{}, err
 	}
-	return sqlText{mutationSQL(b.String(), returning, false, false), b.args}, nil
+	return sqlText{mutationSQL(b.String(), returning, false, req.StripNulls), b.args}, nil
 }
 
 // resourceColumn picks the column resource_id matches ("" when none fits).

@@ -282,11 +282,7 @@ func buildFetch(ctx context.Context, cat catalog, m *tableMeta, req gateway.Fetc
 	if err := b.limitOffset(req.Limit, req.Offset, gateway.CodeInvalidFetchPayload); err != nil {
 		return nil, err
 	}
-	agg := "_r.*"
-	if req.StripNulls {
-		agg = "json_strip_nulls(row_to_json(_r.*))"
-	}
-	q.rowsSQL = "SELECT coalesce(json_agg(" + agg + "), '[]') FROM (SELECT " + cols + b.String() + ") _r"
+	q.rowsSQL = "SELECT coalesce(json_agg(" + rowJSON("_r", req.StripNulls) + "), '[]') FROM (SELECT " + cols + b.String() + ") _r"
 	q.rowsArgs = b.args
 	return q, nil
 }

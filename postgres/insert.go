@@ -117,7 +117,7 @@ func buildInsert(m *tableMeta, req gateway.InsertRequest) ([]sqlText, error) {
 		}
 		b.WriteByte(')')
 		b.appendShifted(conflict)
-		return []sqlText{{mutationSQL(b.String(), returning, req.Head, false), b.args}}, nil
+		return []sqlText{{mutationSQL(b.String(), returning, req.Head, req.StripNulls), b.args}}, nil
 	}
 
 	// VALUES, split where the parameter limit would be crossed.
@@ -132,7 +132,7 @@ func buildInsert(m *tableMeta, req gateway.InsertRequest) ([]sqlText, error) {
 	}
 	finish := func() {
 		b.appendShifted(conflict)
-		out = append(out, sqlText{mutationSQL(b.String(), returning, req.Head, false), b.args})
+		out = append(out, sqlText{mutationSQL(b.String(), returning, req.Head, req.StripNulls), b.args})
 	}
 	start()
 	inChunk := 0
@@ -207,13 +207,13 @@ func conflictClause(b *sqlBuf, s scope, req gateway.InsertRequest, cols []string
 	}
 	b.WriteString(" ON CONFLICT ")
 	b.WriteString(quotedList(target))
-	b.WriteString(" DO UPDATE SET ")
 	if len(req.UpdateBody) > 0 {
+		b.WriteString(" DO UPDATE SET ")
 		return setList(b, s, req.UpdateBody, code)
 	}
-	// No explicit body: take every inserted non-target column from the
-	// proposed row; with nothing else to set, a no-op update still returns
-	// the existing row.
+	// Merge: take every inserted non-target column from the proposed row.
+	// With none (the row is only its key), there is nothing to merge: DO
+	// NOTHING, as the SDK's own compiler does (spec §3.3).
 	set := make([]string, 0, len(cols))
 	for _, c := range cols {
 		if !contains(target, c) {
@@ -221,8 +221,10 @@ func conflictClause(b *sqlBuf, s scope, req gateway.InsertRequest, cols []string
 		}
 	}
 	if len(set) == 0 {
-		set = target
+		b.WriteString(" DO NOTHING")
+		return nil
 	}
+	b.WriteString(" DO UPDATE SET ")
 	for i, c := range set {
 		if i > 0 {
 			b.WriteString(", ")

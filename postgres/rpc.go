@@ -87,7 +87,7 @@ func buildRPC(req gateway.RPCRequest) (sqlText, error) {
 	cond.code = gateway.CodeInvalidFetchCondition
 
 	if req.Count == gateway.CountNone {
-		b.WriteString("SELECT coalesce(json_agg(_r.*), '[]'), NULL::bigint FROM (SELECT ")
+		b.WriteString("SELECT coalesce(json_agg(" + rowJSON("_r", req.StripNulls) + "), '[]'), NULL::bigint FROM (SELECT ")
 		b.WriteString(cols)
 		b.WriteString(" FROM ")
 		if err := call(); err != nil {
@@ -104,7 +104,7 @@ func buildRPC(req gateway.RPCRequest) (sqlText, error) {
 		if err := b.where(cond, req.Filters); err != nil {
 			return sqlText{}, err
 		}
-		b.WriteString(") SELECT (SELECT coalesce(json_agg(_r.*), '[]') FROM (SELECT ")
+		b.WriteString(") SELECT (SELECT coalesce(json_agg(" + rowJSON("_r", req.StripNulls) + "), '[]') FROM (SELECT ")
 		b.WriteString(cols)
 		b.WriteString(" FROM _f AS ")
 		b.WriteString(alias)

@@ -30,7 +30,7 @@ type opPlan struct {
 // Execution shape: every statement is built first (with the same builders
 // the routes use, so an operation runs exactly the SQL its route would),
 // then the whole transaction goes to the server as ONE pgx.Batch:
-// BEGIN [ISOLATION LEVEL …] [READ ONLY]; the statements; COMMIT. No
+// BEGIN [ISOLATION LEVEL …] [READ ONLY] [DEFERRABLE]; the statements; COMMIT. No
 // statement depends on another's result, so nothing needs a round trip of
 // its own: one round trip once pgx has prepared the statement shapes on
 // the connection (two the first time, the prepare being a pipelined round
@@ -212,6 +212,9 @@ func txOptions(o gateway.TransactionOptions) pgx.TxOptions {
 	}
 	if o.ReadOnly {
 		t.AccessMode = pgx.ReadOnly
+	}
+	if o.Deferrable {
+		t.DeferrableMode = pgx.Deferrable
 	}
 	return t
 }

@@ -6,7 +6,8 @@ import (
 	"github.com/athena-gateway/athena/gateway"
 )
 
-// Update sets columns on the rows matching the conditions and returns them.
+// Update sets columns on the rows matching the conditions (narrowed by the
+// request's bound, see mutationWhere) and returns them.
 // An update without conditions runs only with AllowUnfiltered; the HTTP
 // layer checks that too, but a missing WHERE is too costly to trust one
 // check.
@@ -43,9 +44,7 @@ func buildUpdate(m *tableMeta, req gateway.UpdateRequest) (sqlText, error) {
 	if err := setList(&b, s, req.Set, code); err != nil {
 		return sqlText{}, err
 	}
-	cond := s
-	cond.code = gateway.CodeInvalidFetchCondition
-	if err := b.where(cond, req.Conditions); err != nil {
+	if err := b.mutationWhere(s, req.Conditions, req.Bound, lockForNoKeyUpdate); err != nil {
 		return sqlText{}, err
 	}
 	return sqlText{mutationSQL(b.String(), returning, false, req.StripNulls), b.args}, nil
