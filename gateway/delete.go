@@ -9,13 +9,19 @@ import (
 // or a number (kept as json.Number); null or "" means absent. A delete with
 // neither resource_id nor conditions is refused.
 func DecodeDelete(body []byte, lim Limits) (DeleteRequest, error) {
+	return decodeStrict(body, CodeInvalidDeletePayload, func(p payload) (DeleteRequest, error) {
+		return deleteFrom(p, lim)
+	})
+}
+
+// deleteFrom reads the fields of a delete body.
+func deleteFrom(p payload, lim Limits) (DeleteRequest, error) {
 	lim = lim.withDefaults()
 	const code = CodeInvalidDeletePayload
-	p, err := decodePayload(body, code)
-	if err != nil {
-		return DeleteRequest{}, err
-	}
+	var err error
 	var req DeleteRequest
+	// The SDK echoes .totalPages(); it narrows nothing.
+	p.accept("total_pages")
 	if req.Table, err = p.table("table_name"); err != nil {
 		return DeleteRequest{}, err
 	}

@@ -11,12 +11,16 @@ import (
 // PostgreSQL needs a conflict target for DO UPDATE; `on_conflict` alone
 // means DO NOTHING. An empty `update_body` counts as absent.
 func DecodeInsert(body []byte, lim Limits) (InsertRequest, error) {
+	return decodeStrict(body, CodeInvalidInsertPayload, func(p payload) (InsertRequest, error) {
+		return insertFrom(p, lim)
+	})
+}
+
+// insertFrom reads the fields of an insert body.
+func insertFrom(p payload, lim Limits) (InsertRequest, error) {
 	lim = lim.withDefaults()
 	const code = CodeInvalidInsertPayload
-	p, err := decodePayload(body, code)
-	if err != nil {
-		return InsertRequest{}, err
-	}
+	var err error
 	var req InsertRequest
 	if req.Table, err = p.table("table_name"); err != nil {
 		return InsertRequest{}, err
