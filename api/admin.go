@@ -6,6 +6,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -35,10 +38,43 @@ func decodeAdminBody(c *gin.Context, v any, emptyOK bool) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			if field, qerr := strconv.Unquote(name); qerr == nil {
+				// Named with a suggestion, as the gateway bodies are.
+				return gateway.UnknownFields(gateway.CodeInvalidJSON, []string{field}, jsonFieldNames(v))
+			}
+		}
 		return gateway.Errorf(gateway.CodeInvalidJSON, "invalid JSON body: %v", err)
 	}
 	if dec.More() {
 		return gateway.Errorf(gateway.CodeInvalidJSON, "invalid JSON body: more than one value")
 	}
 	return nil
+}
+
+// jsonFieldNames lists the JSON names of the fields of the struct v points
+// to: the candidates for a misspelt admin field.
+func jsonFieldNames(v any) []string {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
 }

@@ -119,9 +119,9 @@ func TestAdminClients(t *testing.T) {
 		t.Errorf("inactive: code %q", r.code())
 	}
 	h.do("PATCH", "/admin/clients/nobody", "", `{"is_active":false}`).want(t, 404)
-	h.do("PATCH", "/admin/clients/test", "", `{"pg_uri":"postgres://u@h/db"}`).want(t, 409)
+	h.do("PATCH", "/admin/clients/test", "", `{"pg_uri":"postgres://u@h/db"}`).want(t, 400)
 
-	if r := h.do("DELETE", "/admin/clients/test", "", "").want(t, 409); !strings.Contains(r.JSON["message"].(string), "config file") {
+	if r := h.do("DELETE", "/admin/clients/test", "", "").want(t, 400); !strings.Contains(r.JSON["message"].(string), "config file") {
 		t.Errorf("deleting a config client: %s", r.Body)
 	}
 	h.do("DELETE", "/admin/clients/shop", "", "").want(t, 200)

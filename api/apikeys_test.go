@@ -106,7 +106,7 @@ func TestAdminKeyLifecycle(t *testing.T) {
 	// Revoke: final.
 	e.do("DELETE", "/admin/api-keys/"+id, "", "", adminHeader...).want(t, 200)
 	e.do("POST", "/probe", "shop", `{}`, "X-Athena-Key", plaintext).wantCode(t, 401, gateway.CodeUnauthorized)
-	e.do("PATCH", "/admin/api-keys/"+id, "", `{"is_active":true}`, adminHeader...).wantCode(t, 409, gateway.CodeConstraintViolation)
+	e.do("PATCH", "/admin/api-keys/"+id, "", `{"is_active":true}`, adminHeader...).wantCode(t, 400, gateway.CodeConstraintViolation)
 	e.do("DELETE", "/admin/api-keys/zzzzzzzzzzzz", "", "", adminHeader...).wantCode(t, 404, gateway.CodeNotFound)
 
 	// Global and per-client configuration.

@@ -89,7 +89,7 @@ func (s *Server) resolve(c *gin.Context, allowDirect bool) (Resolution, error) {
 // directAllowed reports whether the matched route accepts direct-URI
 // headers: the gateway CRUD and query routes (spec §1.1).
 func directAllowed(c *gin.Context) bool {
-	p := c.FullPath()
+	p := canonicalRoute(c.FullPath())
 	return strings.HasPrefix(p, "/gateway/") || strings.HasPrefix(p, "/query/")
 }
 

@@ -13,12 +13,16 @@ import (
 	"github.com/athena-gateway/athena/postgres"
 )
 
-// errorBody is the spec §1.4 error envelope.
+// errorBody is the spec §1.4 error envelope. Details and Hint are
+// top-level because SDKs read them there (PostgreSQL's DETAIL and HINT, or
+// a suggestion); they are left out when empty.
 type errorBody struct {
 	Status  string       `json:"status"`
 	Message string       `json:"message"`
 	Error   string       `json:"error"`
 	Code    gateway.Code `json:"code"`
+	Details string       `json:"details,omitempty"`
+	Hint    string       `json:"hint,omitempty"`
 	Data    errorData    `json:"data"`
 }
 
@@ -54,6 +58,7 @@ func writeError(c *gin.Context, log *slog.Logger, op string, err error) {
 	}
 	writeJSON(c, e.Code.Status(), errorBody{
 		Status: "error", Message: e.Message, Error: detail, Code: e.Code,
+		Details: e.Explanation, Hint: e.Hint,
 		Data: errorData{Operation: op, Details: details},
 	})
 	c.Abort()

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/athena-gateway/athena/gateway"
 )
 
 func TestDiscoveryRoutes(t *testing.T) {
@@ -406,13 +408,14 @@ func TestInsertUpdateDeleteLifecycle(t *testing.T) {
 	if r.JSON["data"] != nil || num(r.JSON["count"]) != "0" {
 		t.Errorf("do nothing: got data %v, count %v; want null, 0", r.JSON["data"], r.JSON["count"])
 	}
-	// foreign key, not-null and check violations are 409
+	// foreign key, not-null and check violations are 400 (spec §1.4: only
+	// duplicates are 409, which the SDK reads as a unique violation)
 	for _, tc := range []struct{ body, code string }{
 		{`{"table_name":"posts","insert_body":{"title":"x","author_id":999}}`, "foreign_key_violation"},
 		{`{"table_name":"posts","insert_body":{"author_id":1}}`, "constraint_violation"},
 		{`{"table_name":"posts","insert_body":{"title":"x","status":"bogus"}}`, "constraint_violation"},
 	} {
-		r = h.do("PUT", "/gateway/insert", "test", tc.body).want(t, 409)
+		r = h.do("PUT", "/gateway/insert", "test", tc.body).want(t, 400)
 		if r.code() != tc.code {
 			t.Errorf("%s: got %q, want %q", tc.body, r.code(), tc.code)
 		}
@@ -469,7 +472,7 @@ func TestRawQuery(t *testing.T) {
 		t.Errorf("numeric rendered as %v", row["amount"])
 	}
 	// multi-statement runs in one transaction: a failure rolls back the first statement
-	h.do("POST", "/gateway/query", "test", `{"query":"insert into comments (post_id, body) values (1, 'multi'); insert into comments (post_id, body) values (999, 'bad')"}`).want(t, 409)
+	h.do("POST", "/gateway/query", "test", `{"query":"insert into comments (post_id, body) values (1, 'multi'); insert into comments (post_id, body) values (999, 'bad')"}`).wantCode(t, 400, gateway.CodeForeignKeyViolation)
 	r = h.do("POST", "/gateway/query", "test", `{"query":"select count(*) as n from comments where body = 'multi'"}`).want(t, 200)
 	if num(r.rows(t)[0]["n"]) != "0" {
 		t.Errorf("multi-statement was not atomic: %s", r.Body)

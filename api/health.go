@@ -2,17 +2,59 @@ package api
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 )
 
+// Release identity (spec §2). The SDK's system.compatibility()
+// (xylex-group/athena-js src/compatibility/report.ts) reads the major of
+// release.version from GET /health, or GET / when /health fails: below 4
+// it reports the server incompatible, above 5 best-effort, and a major-5
+// release without a codename earns an info warning. So release.version is
+// the wire protocol generation this server speaks, not the build (which
+// stays in the top-level version).
+const (
+	protocolVersion = "5.0.0"
+	releaseCodename = "glaukopis"
+)
+
+// release is the identity object of / and /health.
+type release struct {
+	Version  string `json:"version"`
+	Codename string `json:"codename"`
+	Channel  string `json:"channel"`
+}
+
+// release names this build's channel from its version: a development build
+// ("0.1.0-dev", or none) is "development", a pre-release says which kind,
+// anything else is "stable" (the SDK's channel words).
+func (s *Server) release() release {
+	v := strings.ToLower(s.opts.Version)
+	channel := "stable"
+	switch {
+	case v == "" || strings.Contains(v, "dev"):
+		channel = "development"
+	case strings.Contains(v, "nightly"):
+		channel = "nightly"
+	case strings.Contains(v, "alpha"):
+		channel = "alpha"
+	case strings.Contains(v, "beta"):
+		channel = "beta"
+	case strings.Contains(v, "-rc"):
+		channel = "rc"
+	}
+	return release{Version: protocolVersion, Codename: releaseCodename, Channel: channel}
+}
+
 // root serves GET /: the service banner and the route list.
 func (s *Server) root(c *gin.Context) error {
 	writeJSON(c, 200, map[string]any{
 		"message":    "athena is online",
 		"version":    s.opts.Version,
+		"release":    s.release(),
 		"athena_api": "online",
 		"routes":     s.routes,
 	})
@@ -95,6 +137,7 @@ func (s *Server) health(c *gin.Context) error {
 		"status":  status,
 		"message": "athena is online",
 		"version": s.opts.Version,
+		"release": s.release(),
 		"checks":  checks,
 	})
 	return nil

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/athena-gateway/athena/config"
@@ -45,5 +48,64 @@ func TestHealthRequiredAndOptionalChecks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sdkCompatible is the SDK's verdict on a GET /health or GET / body
+// (xylex-group/athena-js src/compatibility/report.ts
+// buildCompatibilityReportFromHealth with src/release/identity.ts
+// normalizeAthenaHealthPayload): the major of release.version, falling
+// back to the top-level version, must not be below 4; above 5 is a
+// warning, a major-5 release without codename an info.
+func sdkCompatible(t *testing.T, body map[string]any) (compatible bool, warnings []string) {
+	t.Helper()
+	version, _ := body["version"].(string)
+	rel, _ := body["release"].(map[string]any)
+	if v, _ := rel["version"].(string); strings.TrimSpace(v) != "" {
+		version = v
+	}
+	m := regexp.MustCompile(`^(\d+)`).FindStringSubmatch(strings.TrimSpace(version))
+	if m == nil {
+		return true, []string{"no major"}
+	}
+	major, _ := strconv.Atoi(m[1])
+	compatible = major >= 4
+	if major > 5 {
+		warnings = append(warnings, "ATHENA_SERVER_MAJOR_NEWER")
+	}
+	if c, _ := rel["codename"].(string); strings.TrimSpace(c) == "" && major == 5 {
+		warnings = append(warnings, "ATHENA_RELEASE_CODENAME_MISSING")
+	}
+	return compatible, warnings
+}
+
+// /health and / carry release {version, codename, channel} with the wire
+// protocol generation, so the SDK's system.compatibility() reports this
+// server compatible; the build version stays at the top level (spec §2).
+func TestReleaseIdentityIsSDKCompatible(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := registry.New(config.Default(), log)
+	t.Cleanup(reg.Close)
+	for _, tc := range []struct{ build, channel string }{
+		{"0.1.0-dev", "development"},
+		{"1.2.0", "stable"},
+		{"1.3.0-rc.1", "rc"},
+	} {
+		h := &harness{t: t, engine: New(registryDeps(reg, nil), Options{Version: tc.build}, log)}
+		for _, path := range []string{"/health", "/", "/db/health", "/db/"} {
+			r := h.do("GET", path, "", "").want(t, 200)
+			// The build alone would read as major 0 or 1: incompatible.
+			if ok, _ := sdkCompatible(t, map[string]any{"version": tc.build}); ok {
+				t.Fatalf("the check is vacuous: build %s alone is compatible", tc.build)
+			}
+			ok, warnings := sdkCompatible(t, r.JSON)
+			if !ok || len(warnings) != 0 {
+				t.Errorf("%s %s: compatible %v, warnings %v; body %s", tc.build, path, ok, warnings, r.Body)
+			}
+			rel, _ := r.JSON["release"].(map[string]any)
+			if rel["version"] != protocolVersion || !strings.HasPrefix(protocolVersion, "5.") || rel["channel"] != tc.channel || r.JSON["version"] != tc.build {
+				t.Errorf("%s %s: release %v, version %v", tc.build, path, rel, r.JSON["version"])
+			}
+		}
 	}
 }

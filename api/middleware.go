@@ -186,7 +186,7 @@ func (s *Server) observe(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	d := time.Since(start)
-	route := c.FullPath()
+	route := canonicalRoute(c.FullPath())
 	info := gateway.RequestInfoFrom(c.Request.Context())
 	if info == nil {
 		info = &gateway.RequestInfo{}

@@ -62,7 +62,7 @@ func TestObserveQueuesRequestAndOperationLogs(t *testing.T) {
 		t.Errorf("fetch entry: got %+v", ok)
 	}
 	// Errors carry the envelope's code and message, not just the status text.
-	if e := store.req[1]; e.Status != 404 || e.Error != "unknown_table" || e.Message != "unknown table" || e.Path != "/gateway/data" {
+	if e := store.req[1]; e.Status != 404 || e.Error != "unknown_table" || e.Message != `relation "nope" does not exist` || e.Path != "/gateway/data" {
 		t.Errorf("404 entry: got %+v", e)
 	}
 	if len(store.ops) != 2 {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"strings"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/athena-gateway/athena/gateway"
@@ -68,7 +70,35 @@ func (s *Server) routeTable() []route {
 	for i := range admin {
 		admin[i].handler = s.adminOnly(admin[i].handler)
 	}
-	return append(routes, admin...)
+	return withSDKBasePath(append(routes, admin...))
+}
+
+// sdkBasePath is the JavaScript SDK's default base path: createClient({url,
+// key, client}) derives its database service URL as <url>/db, so it sends
+// <url>/db/gateway/fetch and <url>/db/health (spec §2).
+const sdkBasePath = "/db"
+
+// withSDKBasePath returns routes followed by each of them again under
+// sdkBasePath ("/" becomes "/db/"), as explicit entries: GET / and the
+// OpenAPI document list exactly what is served.
+func withSDKBasePath(routes []route) []route {
+	out := make([]route, len(routes), 2*len(routes))
+	copy(out, routes)
+	for _, r := range routes {
+		r.Summary = "alias of " + r.Path + " (the SDK's default base path)"
+		r.Path = sdkBasePath + r.Path
+		out = append(out, r)
+	}
+	return out
+}
+
+// canonicalRoute is the route template without the SDK base path, so an
+// alias counts, logs and is allowed as the route it serves.
+func canonicalRoute(fullPath string) string {
+	if p, ok := strings.CutPrefix(fullPath, sdkBasePath); ok && strings.HasPrefix(p, "/") {
+		return p
+	}
+	return fullPath
 }
 
 // clientAdminRoutes are the client registry and its statistics.

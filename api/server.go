@@ -145,8 +145,16 @@ func (s *Server) engine() *gin.Engine {
 	e.NoRoute(s.handle("route", func(c *gin.Context) error {
 		return gateway.Errorf(gateway.CodeNotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path)
 	}))
+	// gin answers a known path with an unknown method here, after setting
+	// Allow to the methods the path's routes take (RFC 9110 §15.5.6).
 	e.NoMethod(s.handle("route", func(c *gin.Context) error {
-		return &gateway.Error{Code: gateway.CodeNotFound, Message: "method not allowed", Detail: c.Request.Method + " is not allowed on " + c.Request.URL.Path}
+		allow := c.Writer.Header().Get("Allow")
+		return &gateway.Error{
+			Code:    gateway.CodeMethodNotAllowed,
+			Message: "method not allowed",
+			Detail:  c.Request.Method + " is not allowed on " + c.Request.URL.Path + "; allowed: " + allow,
+			Hint:    "use " + allow,
+		}
 	}))
 	return e
 }

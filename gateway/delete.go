@@ -10,13 +10,19 @@ import (
 // neither resource_id nor conditions is refused. sort_by, limit, offset and
 // page_size/current_page bound the delete (see mutationBound).
 func DecodeDelete(body []byte, lim Limits) (DeleteRequest, error) {
+	return decodeStrict(body, CodeInvalidDeletePayload, func(p payload) (DeleteRequest, error) {
+		return deleteFrom(p, lim)
+	})
+}
+
+// deleteFrom reads the fields of a delete body.
+func deleteFrom(p payload, lim Limits) (DeleteRequest, error) {
 	lim = lim.withDefaults()
 	const code = CodeInvalidDeletePayload
-	p, err := decodePayload(body, code)
-	if err != nil {
-		return DeleteRequest{}, err
-	}
+	var err error
 	var req DeleteRequest
+	// The SDK echoes .totalPages(); it narrows nothing.
+	p.accept("total_pages")
 	if req.Table, err = p.table("table_name"); err != nil {
 		return DeleteRequest{}, err
 	}

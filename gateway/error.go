@@ -38,19 +38,25 @@ const (
 	CodeUnknownColumn        Code = "unknown_column"
 	CodeUnknownFunction      Code = "unknown_function"
 	CodeUniqueViolation      Code = "unique_violation"
-	CodeForeignKeyViolation  Code = "foreign_key_violation"
-	CodeConstraintViolation  Code = "constraint_violation"
-	CodeInvalidValue         Code = "invalid_value"
-	CodeUnauthorized         Code = "unauthorized"
-	CodeForbidden            Code = "forbidden"
-	CodeNotFound             Code = "not_found"
-	CodePayloadTooLarge      Code = "payload_too_large"
-	CodeRateLimited          Code = "rate_limited"
-	CodeBackendUnavailable   Code = "backend_unavailable"
-	CodePoolExhausted        Code = "pool_exhausted"
-	CodeStatementTimeout     Code = "statement_timeout"
-	CodeDeferredUnavailable  Code = "deferred_queue_unavailable"
-	CodeInternal             Code = "internal_error"
+	// CodeExclusionViolation: an exclusion constraint (SQLSTATE 23P01)
+	// found an overlapping row, a duplicate in the constraint's sense.
+	CodeExclusionViolation  Code = "exclusion_violation"
+	CodeForeignKeyViolation Code = "foreign_key_violation"
+	// CodeConstraintViolation: a not-null, check or other integrity
+	// constraint refused the values sent.
+	CodeConstraintViolation Code = "constraint_violation"
+	CodeInvalidValue        Code = "invalid_value"
+	CodeUnauthorized        Code = "unauthorized"
+	CodeForbidden           Code = "forbidden"
+	CodeNotFound            Code = "not_found"
+	CodeMethodNotAllowed    Code = "method_not_allowed"
+	CodePayloadTooLarge     Code = "payload_too_large"
+	CodeRateLimited         Code = "rate_limited"
+	CodeBackendUnavailable  Code = "backend_unavailable"
+	CodePoolExhausted       Code = "pool_exhausted"
+	CodeStatementTimeout    Code = "statement_timeout"
+	CodeDeferredUnavailable Code = "deferred_queue_unavailable"
+	CodeInternal            Code = "internal_error"
 )
 
 // catalogue is the closed set of codes with their HTTP status: the one map
@@ -78,20 +84,24 @@ var catalogue = map[Code]int{
 	CodeUnknownTable:         http.StatusNotFound,
 	CodeUnknownColumn:        http.StatusBadRequest,
 	CodeUnknownFunction:      http.StatusNotFound,
-	CodeUniqueViolation:      http.StatusConflict,
-	CodeForeignKeyViolation:  http.StatusConflict,
-	CodeConstraintViolation:  http.StatusConflict,
-	CodeInvalidValue:         http.StatusBadRequest,
-	CodeUnauthorized:         http.StatusUnauthorized,
-	CodeForbidden:            http.StatusForbidden,
-	CodeNotFound:             http.StatusNotFound,
-	CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
-	CodeRateLimited:          http.StatusTooManyRequests,
-	CodeBackendUnavailable:   http.StatusServiceUnavailable,
-	CodePoolExhausted:        http.StatusServiceUnavailable,
-	CodeStatementTimeout:     http.StatusGatewayTimeout,
-	CodeDeferredUnavailable:  http.StatusServiceUnavailable,
-	CodeInternal:             http.StatusInternalServerError,
+	// Only duplicates are a 409 (spec §1.4): the SDK classifies every 409
+	// as a unique violation, so the other integrity errors are 400s.
+	CodeUniqueViolation:     http.StatusConflict,
+	CodeExclusionViolation:  http.StatusConflict,
+	CodeForeignKeyViolation: http.StatusBadRequest,
+	CodeConstraintViolation: http.StatusBadRequest,
+	CodeInvalidValue:        http.StatusBadRequest,
+	CodeUnauthorized:        http.StatusUnauthorized,
+	CodeForbidden:           http.StatusForbidden,
+	CodeNotFound:            http.StatusNotFound,
+	CodeMethodNotAllowed:    http.StatusMethodNotAllowed,
+	CodePayloadTooLarge:     http.StatusRequestEntityTooLarge,
+	CodeRateLimited:         http.StatusTooManyRequests,
+	CodeBackendUnavailable:  http.StatusServiceUnavailable,
+	CodePoolExhausted:       http.StatusServiceUnavailable,
+	CodeStatementTimeout:    http.StatusGatewayTimeout,
+	CodeDeferredUnavailable: http.StatusServiceUnavailable,
+	CodeInternal:            http.StatusInternalServerError,
 }
 
 // Codes returns every code of the catalogue, sorted.
@@ -109,15 +119,23 @@ func (c Code) Status() int {
 }
 
 // Error is the one error type that crosses layer boundaries. Message is the
-// short summary; Detail is the precise cause (for PostgreSQL errors, the
-// server's own wording, which SDKs parse). Details carries structured extras
-// such as sqlstate, constraint, table or column.
+// summary and Detail the precise cause; for PostgreSQL errors both are the
+// server's own wording, because SDKs build their error from the message and
+// extract constraint and relation names from it (spec §1.4). Details carries
+// structured extras such as sqlstate, constraint, table or column.
 type Error struct {
-	Code       Code
-	Message    string
-	Detail     string
-	Details    map[string]any
-	RetryAfter int // seconds; set for 429/503 answers
+	Code    Code
+	Message string
+	Detail  string
+	Details map[string]any
+	// Explanation is a longer account of the cause (PostgreSQL's DETAIL
+	// line, e.g. "Key (email)=(a@b.c) already exists."), sent as the
+	// envelope's top-level "details"; Hint says how to fix it (PostgreSQL's
+	// HINT, or a suggestion such as a field name), sent as "hint". Both are
+	// omitted when empty.
+	Explanation string
+	Hint        string
+	RetryAfter  int // seconds; set for 429/503 answers
 	// Cause is the error this one was made from (a *pgconn.PgError, a
 	// network error), kept for errors.Is/As and logs; never sent to clients.
 	Cause error

@@ -19,13 +19,19 @@ import (
 //   - sort_by/sortBy terms come before orderBy terms.
 //   - Post is nil unless group_by is sent.
 func DecodeFetch(body []byte, stripNullsHeader *bool, lim Limits) (FetchRequest, error) {
+	return decodeStrict(body, CodeInvalidFetchPayload, func(p payload) (FetchRequest, error) {
+		return fetchFrom(p, stripNullsHeader, lim)
+	})
+}
+
+// fetchFrom reads the fields of a fetch body.
+func fetchFrom(p payload, stripNullsHeader *bool, lim Limits) (FetchRequest, error) {
 	lim = lim.withDefaults()
 	const code = CodeInvalidFetchPayload
-	p, err := decodePayload(body, code)
-	if err != nil {
-		return FetchRequest{}, err
-	}
+	var err error
 	var req FetchRequest
+	// The SDK echoes .totalPages(); pages follow from page_size here.
+	p.accept("total_pages")
 
 	tableField := "table_name"
 	if !p.has("table_name") && p.has("view_name") {
@@ -165,6 +171,9 @@ func paging(p payload, lim Limits) (limit, offset *int64, err error) {
 
 // postProcessing reads the group_by family; nil without group_by.
 func postProcessing(p payload) (*PostProcessing, error) {
+	// The aggregation fields mean nothing without group_by; they are still
+	// fields a fetch knows.
+	p.accept("time_granularity", "aggregation_column", "aggregation_strategy", "aggregation_dedup")
 	groupBy, err := p.str("group_by")
 	if err != nil {
 		return nil, err

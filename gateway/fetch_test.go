@@ -61,7 +61,7 @@ func TestDecodeFetch(t *testing.T) {
 			FetchRequest{Table: TableRef{Name: "t"}, Selection: star, Count: CountPlanned}},
 		{"post processing", `{"table_name":"t","group_by":"created_at","time_granularity":"DAY","aggregation_column":"amount","aggregation_dedup":true}`, nil, Limits{},
 			FetchRequest{Table: TableRef{Name: "t"}, Selection: star, Post: &PostProcessing{GroupBy: "created_at", TimeGranularity: "day", AggregationColumn: "amount", AggregationStrategy: "sum", AggregationDedup: true}}},
-		{"unknown fields ignored", `{"table_name":"t","sdk":"js","cache":{"x":1}}`, nil, Limits{},
+		{"fields known without effect", `{"table_name":"t","total_pages":3,"aggregation_column":"x"}`, nil, Limits{},
 			FetchRequest{Table: TableRef{Name: "t"}, Selection: star}},
 		{"nulls mean absent", `{"table_name":"t","limit":null,"conditions":null,"columns":null,"count":null}`, nil, Limits{},
 			FetchRequest{Table: TableRef{Name: "t"}, Selection: star}},
@@ -127,6 +127,13 @@ func TestDecodeFetchErrors(t *testing.T) {
 		{`{"table_name":"t","group_by":"a","time_granularity":"week"}`, Limits{}, CodeInvalidFetchPayload, `unknown time_granularity "week"`},
 		{`{"table_name":"t","group_by":"a","aggregation_column":"x","aggregation_strategy":"avg"}`, Limits{}, CodeInvalidFetchPayload, `unknown aggregation_strategy "avg"`},
 		{`{"table_name":"t","group_by":"a","aggregation_column":"x;"}`, Limits{}, CodeInvalidFetchPayload, `invalid aggregation_column`},
+		// Strict bodies (spec §1.4): unknown fields were ignored; now they are named.
+		{`{"table_name":"t","sdk":"js","cache":{"x":1}}`, Limits{}, CodeInvalidFetchPayload, `unknown fields "cache", "sdk"`},
+		{`{"table_name":"t","limt":1}`, Limits{}, CodeInvalidFetchPayload, `unknown field "limt" (did you mean "limit"?)`},
+		{`{"table_name":"t","sortby":{"field":"a"}}`, Limits{}, CodeInvalidFetchPayload, `unknown field "sortby" (did you mean "sort_by"?)`},
+		{`{"table_name":"t","wehre":{"a":1}}`, Limits{}, CodeInvalidFetchPayload, `unknown field "wehre" (did you mean "where"?)`},
+		{`{"table_name":"t","colums":"a"}`, Limits{}, CodeInvalidFetchPayload, `unknown field "colums" (did you mean "columns"?)`},
+		{`{"table_name":"t","x":1}`, Limits{}, CodeInvalidFetchPayload, `unknown field "x"`},
 		{`{"table_name":"t","conditions":[{"operator":"or","value":"` + strings.Repeat("or(", 40) + "a.eq.1" + strings.Repeat(")", 40) + `"}]}`, Limits{}, CodeInvalidFetchCondition, "nested deeper than 32"},
 	}
 	for _, tt := range tests {

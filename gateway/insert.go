@@ -22,12 +22,16 @@ import (
 // Single records that insert_body was one object, so the answer's data is
 // that row (see SingleRow) rather than an array.
 func DecodeInsert(body []byte, lim Limits) (InsertRequest, error) {
+	return decodeStrict(body, CodeInvalidInsertPayload, func(p payload) (InsertRequest, error) {
+		return insertFrom(p, lim)
+	})
+}
+
+// insertFrom reads the fields of an insert body.
+func insertFrom(p payload, lim Limits) (InsertRequest, error) {
 	lim = lim.withDefaults()
 	const code = CodeInvalidInsertPayload
-	p, err := decodePayload(body, code)
-	if err != nil {
-		return InsertRequest{}, err
-	}
+	var err error
 	var req InsertRequest
 	if req.Table, err = p.table("table_name"); err != nil {
 		return InsertRequest{}, err

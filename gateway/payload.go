@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,9 +14,89 @@ import (
 // payload is a decoded request body: the top-level object's members kept
 // raw, so each field is decoded (with json.Number) only when asked for and
 // its type errors carry the operation's own code.
+//
+// Strict bodies (spec §1.4): every lookup records the names asked for,
+// present or not, so the decoder itself is the list of known fields. After
+// a decoder ran, a present field it never asked for is refused
+// (decodeStrict), with the closest asked-for name as a suggestion. A field
+// a decoder starts reading is known from then on, with nothing to list
+// elsewhere; a field accepted without effect is named with accept.
 type payload struct {
 	fields map[string]json.RawMessage
-	code   Code // the operation's payload code, for wrong field types
+	code   Code      // the operation's payload code, for wrong field types
+	asked  *askedLog // the names looked up; nil in a zero payload
+}
+
+// askedLog holds the field names a decoder looked up; buf spares the
+// allocations of a growing slice for the usual few dozen names.
+type askedLog struct {
+	names []string
+	buf   [32]string
+}
+
+// decodeStrict decodes body as one JSON object, reads it with read, and
+// refuses it when it has a top-level field read never asked for.
+//
+// When read fails, it stopped early and has not asked for every name it
+// knows, so an unasked field may yet be a good one: only a field that is a
+// near miss of a name read did ask for ("condtions" for "conditions") is
+// reported instead of read's error, because that typo is the likely cause
+// ("update without conditions is refused").
+func decodeStrict[T any](body []byte, code Code, read func(payload) (T, error)) (T, error) {
+	var zero T
+	p, err := decodePayload(body, code)
+	if err != nil {
+		return zero, err
+	}
+	v, err := read(p)
+	if err != nil {
+		if typos := p.nearMisses(); len(typos) > 0 {
+			return zero, UnknownFields(code, typos, p.asked.names)
+		}
+		return zero, err
+	}
+	if err := p.unknownFields(); err != nil {
+		return zero, err
+	}
+	return v, nil
+}
+
+// nearMisses returns the unasked fields of p that have a suggestion among
+// the names asked for so far.
+func (p payload) nearMisses() []string {
+	var out []string
+	for k := range p.fields {
+		if !slices.Contains(p.asked.names, k) && Suggest(k, p.asked.names) != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// accept marks names as known fields that have no effect here (the SDK
+// sends them for other servers or for itself).
+func (p payload) accept(names ...string) {
+	if p.asked != nil {
+		p.asked.names = append(p.asked.names, names...)
+	}
+}
+
+// unknownFields refuses the fields of p that no lookup asked for.
+func (p payload) unknownFields() error {
+	var unknown []string
+	for k := range p.fields {
+		if p.asked == nil || !slices.Contains(p.asked.names, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	var known []string
+	if p.asked != nil {
+		known = p.asked.names
+	}
+	return UnknownFields(p.code, unknown, known)
 }
 
 // decodePayload checks that body is exactly one JSON object. Syntax errors
@@ -37,7 +118,9 @@ func decodePayload(body []byte, code Code) (payload, error) {
 	if err := expectEnd(dec, "top-level object"); err != nil {
 		return payload{}, err
 	}
-	return payload{fields: fields, code: code}, nil
+	asked := &askedLog{}
+	asked.names = asked.buf[:0]
+	return payload{fields: fields, code: code, asked: asked}, nil
 }
 
 // jsonErrText words a decoding error without Go type names.
@@ -76,8 +159,11 @@ func isNull(raw json.RawMessage) bool {
 	return len(t) == 0 || string(t) == "null"
 }
 
-// raw returns the first of names present with a non-null value.
+// raw returns the first of names present with a non-null value. Every one
+// of names is recorded as asked for, so an alias that loses to an earlier
+// name is still a known field.
 func (p payload) raw(names ...string) (string, json.RawMessage) {
+	p.accept(names...)
 	for _, n := range names {
 		if r, ok := p.fields[n]; ok && !isNull(r) {
 			return n, r

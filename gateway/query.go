@@ -8,11 +8,16 @@ import (
 // alias of `query`; `operation` and `expectedShape` are ignored. Params keep
 // their decoded JSON form (json.Number for numbers).
 func DecodeQuery(body []byte) (QueryRequest, error) {
+	return decodeStrict(body, CodeInvalidQueryPayload, queryFrom)
+}
+
+// queryFrom reads the fields of a raw query body.
+func queryFrom(p payload) (QueryRequest, error) {
 	const code = CodeInvalidQueryPayload
-	p, err := decodePayload(body, code)
-	if err != nil {
-		return QueryRequest{}, err
-	}
+	// The SDK describes its statement for executors that care (D1's all
+	// vs run); PostgreSQL needs neither.
+	p.accept("operation", "expectedShape")
+	var err error
 	var req QueryRequest
 	if req.SQL, err = p.str("query", "sql"); err != nil {
 		return QueryRequest{}, err

@@ -12,12 +12,16 @@ import (
 // params for args, conditions for filters. function may be "schema.name".
 // The selection is a projection of the result rows: plain columns only.
 func DecodeRPC(body []byte, lim Limits) (RPCRequest, error) {
+	return decodeStrict(body, CodeInvalidRPCPayload, func(p payload) (RPCRequest, error) {
+		return rpcFrom(p, lim)
+	})
+}
+
+// rpcFrom reads the fields of an RPC body.
+func rpcFrom(p payload, lim Limits) (RPCRequest, error) {
 	lim = lim.withDefaults()
 	const code = CodeInvalidRPCPayload
-	p, err := decodePayload(body, code)
-	if err != nil {
-		return RPCRequest{}, err
-	}
+	var err error
 	var req RPCRequest
 	fn, err := p.str("function", "function_name")
 	if err != nil {

@@ -144,11 +144,15 @@ func OpLabel(index int, id string) string {
 // MaxIdempotencyKeyLen bytes, null or "" meaning none; unknown option names
 // are refused, so a misspelt "read_only" cannot silently run a write.
 func DecodeTransaction(body []byte, stripNullsHeader *bool, lim Limits) (TransactionRequest, error) {
+	return decodeStrict(body, CodeInvalidTransactionPayload, func(p payload) (TransactionRequest, error) {
+		return transactionFrom(p, stripNullsHeader, lim)
+	})
+}
+
+// transactionFrom reads the fields of a transaction body.
+func transactionFrom(p payload, stripNullsHeader *bool, lim Limits) (TransactionRequest, error) {
 	const code = CodeInvalidTransactionPayload
-	p, err := decodePayload(body, code)
-	if err != nil {
-		return TransactionRequest{}, err
-	}
+	var err error
 	var req TransactionRequest
 	if req.IdempotencyKey, err = p.str("idempotency_key", "idempotencyKey"); err != nil {
 		return TransactionRequest{}, err

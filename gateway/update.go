@@ -6,16 +6,24 @@ package gateway
 // mutationBound). An update with no condition is refused unless
 // allow_unfiltered is true, so a forgotten filter cannot rewrite a table.
 func DecodeUpdate(body []byte, lim Limits) (UpdateRequest, error) {
+	return decodeStrict(body, CodeInvalidUpdatePayload, func(p payload) (UpdateRequest, error) {
+		return updateFrom(p, lim)
+	})
+}
+
+// updateFrom reads the fields of an update body.
+func updateFrom(p payload, lim Limits) (UpdateRequest, error) {
 	lim = lim.withDefaults()
 	const code = CodeInvalidUpdatePayload
-	p, err := decodePayload(body, code)
-	if err != nil {
-		return UpdateRequest{}, err
-	}
+	var err error
 	var req UpdateRequest
+	// The SDK echoes .totalPages(); it narrows nothing.
+	p.accept("total_pages")
 	if req.Table, err = p.table("table_name"); err != nil {
 		return UpdateRequest{}, err
 	}
+	// data is the SDK's wire name (serializeGatewayUpdateRequest), set an
+	// older SDK's.
 	field, set, err := p.object("update_body", "data", "set")
 	if err != nil {
 		return UpdateRequest{}, err

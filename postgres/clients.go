@@ -141,7 +141,7 @@ func (s *ClientStore) Create(ctx context.Context, c NewClient) (ClientRow, error
 }
 
 // ErrConfigClient is returned when a change only the config file may make
-// is asked of a config-sourced client (409).
+// is asked of a config-sourced client (400: only duplicates are 409).
 func errConfigClient(name, what string) error {
 	return gateway.Errorf(gateway.CodeConstraintViolation,
 		"client %q is defined in the config file (postgres_clients): %s", name, what)

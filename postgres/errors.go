@@ -27,8 +27,8 @@ const (
 var errPoolExhausted = errors.New("connection pool exhausted")
 
 // MapError turns any error from this package's work into a *gateway.Error.
-// It is the one place PostgreSQL errors become domain codes: Detail always
-// keeps PostgreSQL's own message (SDKs parse it) and Details carries the
+// It is the one place PostgreSQL errors become domain codes: Message and
+// Detail keep PostgreSQL's own message (SDKs parse it) and Details carries the
 // SQLSTATE plus constraint, table, column, schema, detail and hint when the
 // server sent them. The mapped error keeps err as its Cause (errors.Is/As
 // and logs see it; clients never do). An error that already is a
@@ -109,10 +109,19 @@ func isBackendDown(err error) bool {
 }
 
 // mapPgError classifies one server error by SQLSTATE; MapError sets the
-// cause.
+// cause. A client-facing error keeps PostgreSQL's wording as its message
+// and detail, and its DETAIL and HINT as Explanation and Hint (spec §1.4).
+// A server-side failure (backend down, an internal error) is worded by us:
+// its text may name roles, hosts or server internals.
 func mapPgError(e *pgconn.PgError) *gateway.Error {
 	code, summary := classify(e)
-	out := &gateway.Error{Code: code, Message: summary, Detail: e.Message, Details: map[string]any{"sqlstate": e.Code}}
+	out := &gateway.Error{Code: code, Message: e.Message, Detail: e.Message, Details: map[string]any{"sqlstate": e.Code}}
+	switch code {
+	case gateway.CodeBackendUnavailable, gateway.CodeInternal:
+		out.Message, out.Detail = summary, "the database reported an error ("+e.Code+")"
+		return withRetry(out)
+	}
+	out.Explanation, out.Hint = e.Detail, e.Hint
 	for _, kv := range [...]struct{ key, val string }{
 		{"constraint", e.ConstraintName},
 		{"table", e.TableName},
@@ -125,22 +134,29 @@ func mapPgError(e *pgconn.PgError) *gateway.Error {
 			out.Details[kv.key] = kv.val
 		}
 	}
-	switch code {
+	return withRetry(out)
+}
+
+// withRetry sets the Retry-After of the transient codes.
+func withRetry(e *gateway.Error) *gateway.Error {
+	switch e.Code {
 	case gateway.CodeBackendUnavailable:
-		out.RetryAfter = retryBackendDown
+		e.RetryAfter = retryBackendDown
 	case gateway.CodeSerializationFailure:
-		out.RetryAfter = retrySerialization
+		e.RetryAfter = retrySerialization
 	}
-	return out
+	return e
 }
 
 func classify(e *pgconn.PgError) (gateway.Code, string) {
 	switch e.Code {
 	case "23505":
 		return gateway.CodeUniqueViolation, "unique constraint violation"
+	case "23P01":
+		return gateway.CodeExclusionViolation, "exclusion constraint violation"
 	case "23503":
 		return gateway.CodeForeignKeyViolation, "foreign key violation"
-	case "23502", "23514", "23P01":
+	case "23502", "23514":
 		return gateway.CodeConstraintViolation, "constraint violation"
 	case "42P01":
 		return gateway.CodeUnknownTable, "unknown table"
@@ -186,21 +202,15 @@ func classify(e *pgconn.PgError) (gateway.Code, string) {
 // unknownTableError is the 404 for a relation the catalog does not know,
 // worded like PostgreSQL's own 42P01 so SDKs parse it the same way.
 func unknownTableError(ref gateway.TableRef) *gateway.Error {
-	e := &gateway.Error{
-		Code:    gateway.CodeUnknownTable,
-		Message: "unknown table",
-		Detail:  `relation "` + ref.String() + `" does not exist`,
-	}
+	msg := `relation "` + ref.String() + `" does not exist`
+	e := &gateway.Error{Code: gateway.CodeUnknownTable, Message: msg, Detail: msg}
 	return e.WithDetail("sqlstate", "42P01").WithDetail("table", ref.Name)
 }
 
 // unknownColumnError is the 400 for a column the table does not have.
 func unknownColumnError(table, column string) *gateway.Error {
-	e := &gateway.Error{
-		Code:    gateway.CodeUnknownColumn,
-		Message: "unknown column",
-		Detail:  `column "` + column + `" does not exist`,
-	}
+	msg := `column "` + column + `" does not exist`
+	e := &gateway.Error{Code: gateway.CodeUnknownColumn, Message: msg, Detail: msg}
 	e = e.WithDetail("sqlstate", "42703").WithDetail("column", column)
 	if table != "" {
 		e = e.WithDetail("table", table)

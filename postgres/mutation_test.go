@@ -300,7 +300,8 @@ func TestDelete(t *testing.T) {
 	if ge.Details["constraint"] != "posts_author_id_fkey" {
 		t.Fatalf("got details %v", ge.Details)
 	}
-	if !slices.Contains([]int{409}, ge.Code.Status()) {
+	// Spec §1.4: a foreign-key violation is a 400; only duplicates are 409.
+	if !slices.Contains([]int{400}, ge.Code.Status()) {
 		t.Fatalf("got status %d", ge.Code.Status())
 	}
 }
