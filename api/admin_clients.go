@@ -68,6 +68,7 @@ func (s *Server) adminCreateClient(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, "client.create", "client:"+v.Name, nil, v)
 	newSuccess("Client created").value("data", v).send(c, 201)
 	return nil
 }
@@ -82,10 +83,15 @@ func (s *Server) adminPatchClient(c *gin.Context) error {
 		return gateway.Errorf(gateway.CodeInvalidClient, "a client cannot be renamed; delete it and create the new name")
 	}
 	ch := gateway.ClientPatch{URI: b.URI, URIEnvVar: b.URIEnvVar, Active: b.Active, Frozen: b.Frozen, Metadata: nullToNil(b.Metadata)}
+	before, err := s.clientView(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		return err
+	}
 	v, err := s.deps.ClientAdmin.PatchClient(c.Request.Context(), c.Param("name"), ch)
 	if err != nil {
 		return err
 	}
+	s.audit(c, "client.update", "client:"+v.Name, before, v)
 	newSuccess("Client updated").value("data", v).send(c, 200)
 	return nil
 }
@@ -94,9 +100,14 @@ func (s *Server) adminPatchClient(c *gin.Context) error {
 // client defined in the config file is 409).
 func (s *Server) adminDeleteClient(c *gin.Context) error {
 	name := c.Param("name")
+	before, err := s.clientView(c.Request.Context(), name)
+	if err != nil {
+		return err
+	}
 	if err := s.deps.ClientAdmin.DeleteClient(c.Request.Context(), name); err != nil {
 		return err
 	}
+	s.audit(c, "client.delete", "client:"+name, before, nil)
 	newSuccess("Client deleted").value("data", map[string]any{"client_name": name, "deleted": true}).send(c, 200)
 	return nil
 }
@@ -112,16 +123,36 @@ func (s *Server) adminFreezeClient(c *gin.Context) error {
 		return err
 	}
 	frozen := b.Frozen == nil || *b.Frozen
+	before, err := s.clientView(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		return err
+	}
 	v, err := s.deps.ClientAdmin.FreezeClient(c.Request.Context(), c.Param("name"), frozen)
 	if err != nil {
 		return err
 	}
-	msg := "Client frozen"
+	msg, action := "Client frozen", "client.freeze"
 	if !frozen {
-		msg = "Client unfrozen"
+		msg, action = "Client unfrozen", "client.unfreeze"
 	}
+	s.audit(c, action, "client:"+v.Name, before, v)
 	newSuccess(msg).value("data", v).send(c, 200)
 	return nil
+}
+
+// clientView returns the registry's view of the named client, nil when
+// there is none: the audit's before.
+func (s *Server) clientView(ctx context.Context, name string) (*registry.ClientView, error) {
+	views, err := s.deps.ClientAdmin.ListClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range views {
+		if views[i].Name == name {
+			return &views[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // adminPools serves GET /admin/pools: per-pool size, idle, in use, acquire

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,14 +26,21 @@ import (
 type APIKeyAdmin interface {
 	// Keys.
 	ListKeys(ctx context.Context) ([]auth.Key, error)
+	GetKey(ctx context.Context, publicID string) (auth.Key, error)
 	CreateKey(ctx context.Context, n postgres.NewKey) (auth.Key, string, error)
 	RevokeKey(ctx context.Context, publicID string) (auth.Key, error)
 	UpdateKey(ctx context.Context, publicID string, p postgres.KeyPatch) (auth.Key, error)
 	PublicIDByRowID(ctx context.Context, id int64) (string, error)
-	// Rights.
-	ListRights(ctx context.Context, publicID string) ([]postgres.KeyRight, error)
-	AddRight(ctx context.Context, publicID, right string) (postgres.KeyRight, error)
-	RemoveRight(ctx context.Context, publicID, right string) error
+	// Grants: which key holds which right.
+	ListGrants(ctx context.Context, publicID string) ([]postgres.KeyGrant, error)
+	AddGrant(ctx context.Context, publicID, right string) (postgres.KeyGrant, error)
+	RemoveGrant(ctx context.Context, publicID, right string) error
+	// Right definitions: the catalogue of /admin/api-key-rights.
+	ListRightDefinitions(ctx context.Context) ([]postgres.RightDefinition, error)
+	RightDefinition(ctx context.Context, ref string) (postgres.RightDefinition, error)
+	CreateRightDefinition(ctx context.Context, name, description string) (postgres.RightDefinition, error)
+	UpdateRightDefinition(ctx context.Context, ref string, p postgres.RightPatch) (postgres.RightDefinition, error)
+	DeleteRightDefinition(ctx context.Context, ref string) (postgres.RightDefinition, error)
 	// Enforcement, global and per client.
 	GetConfig(ctx context.Context) (postgres.GlobalConfig, error)
 	SetConfig(ctx context.Context, enforce *bool, mode *auth.FailMode) (postgres.GlobalConfig, error)
@@ -50,11 +58,22 @@ func invalidValue(format string, args ...any) *gateway.Error {
 	return gateway.Errorf(gateway.CodeInvalidValue, format, args...)
 }
 
-// pathKeyID reads and checks the :id path parameter (a key's public id).
-func pathKeyID(c *gin.Context) (string, error) {
+// pathKeyID reads the :id path parameter and returns the key's public id.
+// The SDK tools name a key by its record id (the "id" of the record, a
+// number here); the public id is accepted too. A public id made only of
+// digits (about one in 500 million) that is no record id still works.
+func pathKeyID(c *gin.Context, store APIKeyAdmin) (string, error) {
 	id := c.Param("id")
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > 0 {
+		pid, err := store.PublicIDByRowID(c.Request.Context(), n)
+		var ge *gateway.Error
+		if errors.As(err, &ge) && ge.Code == gateway.CodeNotFound && auth.ValidPublicID(id) {
+			return id, nil
+		}
+		return pid, err
+	}
 	if !auth.ValidPublicID(id) {
-		return "", invalidValue("invalid API key id: want the key's public id (lowercase letters and digits)")
+		return "", invalidValue("invalid API key id: want the key's record id or its public id (lowercase letters and digits)")
 	}
 	return id, nil
 }
@@ -82,11 +101,15 @@ type createKeyBody struct {
 	ExpiresIn   *string  `json:"expires_in"`
 }
 
-// createdKey is the answer to a creation: the key and, this once, its
-// plaintext.
+// createdKey is the answer to a creation: the plaintext, this once, and the
+// key's record under "record", where the SDK's CLI reads it
+// (createGatewayApiKey reads data.api_key and data.record). The record's
+// fields are also repeated at the top level, where earlier clients read
+// them.
 type createdKey struct {
 	auth.Key
-	APIKey string `json:"api_key"`
+	APIKey string   `json:"api_key"`
+	Record auth.Key `json:"record"`
 }
 
 // createAPIKey serves POST /admin/api-keys. The plaintext key is in the
@@ -108,8 +131,9 @@ func (s *Server) createAPIKey(c *gin.Context) error {
 		return err
 	}
 	s.invalidateKey(key.PublicID) // a negative cache entry for this id would hide it
+	s.audit(c, "api_key.create", "api_key:"+key.PublicID, nil, key)
 	newSuccess("API key created; store it now, it is not shown again").
-		value("data", createdKey{Key: key, APIKey: plaintext}).send(c, http.StatusCreated)
+		value("data", createdKey{Key: key, APIKey: plaintext, Record: key}).send(c, http.StatusCreated)
 	return nil
 }
 
@@ -139,7 +163,11 @@ func parseExpiry(at, in *string, now time.Time) (*time.Time, error) {
 // for the audit trail, never deleted).
 func (s *Server) revokeAPIKey(c *gin.Context) error {
 	store := s.deps.APIKeys
-	id, err := pathKeyID(c)
+	id, err := pathKeyID(c, store)
+	if err != nil {
+		return err
+	}
+	before, err := store.GetKey(c.Request.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -148,25 +176,27 @@ func (s *Server) revokeAPIKey(c *gin.Context) error {
 		return err
 	}
 	s.invalidateKey(id)
+	s.audit(c, "api_key.revoke", "api_key:"+id, before, key)
 	newSuccess("API key revoked").value("data", key).send(c, 200)
 	return nil
 }
 
 // patchKeyBody is PATCH /admin/api-keys/:id. expires_at: null clears the
-// expiry; absent leaves it.
+// expiry; absent leaves it. rights replaces the key's rights.
 type patchKeyBody struct {
 	Name        *string         `json:"name"`
 	Description *string         `json:"description"`
 	IsActive    *bool           `json:"is_active"`
 	ExpiresAt   json.RawMessage `json:"expires_at"`
 	ExpiresIn   *string         `json:"expires_in"`
+	Rights      *[]string       `json:"rights"`
 }
 
 // patchAPIKey serves PATCH /admin/api-keys/:id (name, description, active
-// flag, expiry).
+// flag, expiry, rights).
 func (s *Server) patchAPIKey(c *gin.Context) error {
 	store := s.deps.APIKeys
-	id, err := pathKeyID(c)
+	id, err := pathKeyID(c, store)
 	if err != nil {
 		return err
 	}
@@ -174,7 +204,7 @@ func (s *Server) patchAPIKey(c *gin.Context) error {
 	if err := decodeAdminBody(c, &b, false); err != nil {
 		return err
 	}
-	p := postgres.KeyPatch{Name: b.Name, Description: b.Description, Active: b.IsActive}
+	p := postgres.KeyPatch{Name: b.Name, Description: b.Description, Active: b.IsActive, Rights: b.Rights}
 	switch {
 	case string(b.ExpiresAt) == "null":
 		if b.ExpiresIn != nil {
@@ -194,21 +224,26 @@ func (s *Server) patchAPIKey(c *gin.Context) error {
 			return err
 		}
 	}
-	if p.Name == nil && p.Description == nil && p.Active == nil && p.ExpiresAt == nil && !p.ClearExpiry {
-		return invalidValue("nothing to change: give name, description, is_active, expires_at or expires_in")
+	if p.Name == nil && p.Description == nil && p.Active == nil && p.ExpiresAt == nil && !p.ClearExpiry && p.Rights == nil {
+		return invalidValue("nothing to change: give name, description, is_active, expires_at, expires_in or rights")
+	}
+	before, err := store.GetKey(c.Request.Context(), id)
+	if err != nil {
+		return err
 	}
 	key, err := store.UpdateKey(c.Request.Context(), id, p)
 	if err != nil {
 		return err
 	}
 	s.invalidateKey(id)
+	s.audit(c, "api_key.update", "api_key:"+id, before, key)
 	newSuccess("API key updated").value("data", key).send(c, 200)
 	return nil
 }
 
-// rightBody names a key and a right. The key is public_id, or api_key_id
-// as either the public id (string) or the row id (number).
-type rightBody struct {
+// grantBody names a key and a right. The key is public_id, or api_key_id
+// as either the public id (string) or the record id (number).
+type grantBody struct {
 	PublicID string          `json:"public_id"`
 	APIKeyID json.RawMessage `json:"api_key_id"`
 	Right    string          `json:"right"`
@@ -248,31 +283,40 @@ func resolveKey(c *gin.Context, store APIKeyAdmin, publicID string, apiKeyID jso
 	return publicID, nil
 }
 
-// listAPIKeyRights serves GET /admin/api-key-rights[?public_id=|api_key_id=].
-func (s *Server) listAPIKeyRights(c *gin.Context) error {
-	store := s.deps.APIKeys
-	id := ""
-	if pid, aid := c.Query("public_id"), c.Query("api_key_id"); pid != "" || aid != "" {
-		raw := json.RawMessage(nil)
-		if aid != "" {
-			if _, err := strconv.ParseInt(aid, 10, 64); err == nil {
-				raw = json.RawMessage(aid)
-			} else {
-				raw, _ = json.Marshal(aid)
-			}
-		}
-		var err error
-		if id, err = resolveKey(c, store, pid, raw); err != nil {
-			return err
+// queryKey reads ?public_id= or ?api_key_id= (a public id or a record id);
+// "" when neither is given.
+func queryKey(c *gin.Context, store APIKeyAdmin) (string, error) {
+	pid, aid := c.Query("public_id"), c.Query("api_key_id")
+	if pid == "" && aid == "" {
+		return "", nil
+	}
+	raw := json.RawMessage(nil)
+	if aid != "" {
+		if _, err := strconv.ParseInt(aid, 10, 64); err == nil {
+			raw = json.RawMessage(aid)
+		} else {
+			raw, _ = json.Marshal(aid)
 		}
 	}
-	rights, err := store.ListRights(c.Request.Context(), id)
-	return sendList(c, "API key rights", rights, err)
+	return resolveKey(c, store, pid, raw)
 }
 
-// rightRequest decodes and checks a rights body (POST and DELETE).
-func rightRequest(c *gin.Context, store APIKeyAdmin) (string, string, error) {
-	var b rightBody
+// listAPIKeyGrants serves GET /admin/api-key-grants[?public_id=|api_key_id=]:
+// which key holds which right (what /admin/api-key-rights listed before it
+// became the catalogue of right definitions).
+func (s *Server) listAPIKeyGrants(c *gin.Context) error {
+	store := s.deps.APIKeys
+	id, err := queryKey(c, store)
+	if err != nil {
+		return err
+	}
+	grants, err := store.ListGrants(c.Request.Context(), id)
+	return sendList(c, "API key grants", grants, err)
+}
+
+// grantRequest decodes and checks a grant body (POST and DELETE).
+func grantRequest(c *gin.Context, store APIKeyAdmin) (string, string, error) {
+	var b grantBody
 	if err := decodeAdminBody(c, &b, false); err != nil {
 		return "", "", err
 	}
@@ -287,82 +331,155 @@ func rightRequest(c *gin.Context, store APIKeyAdmin) (string, string, error) {
 	return id, r, nil
 }
 
-// addAPIKeyRight serves POST /admin/api-key-rights {public_id, right}.
-func (s *Server) addAPIKeyRight(c *gin.Context) error {
+// addAPIKeyGrant serves POST /admin/api-key-grants {public_id, right}.
+func (s *Server) addAPIKeyGrant(c *gin.Context) error {
 	store := s.deps.APIKeys
-	id, right, err := rightRequest(c, store)
+	id, right, err := grantRequest(c, store)
 	if err != nil {
 		return err
 	}
-	kr, err := store.AddRight(c.Request.Context(), id, right)
+	before, err := store.GetKey(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	g, err := store.AddGrant(c.Request.Context(), id, right)
 	if err != nil {
 		return err
 	}
 	s.invalidateKey(id)
-	newSuccess("Right granted").value("data", kr).send(c, http.StatusCreated)
+	s.auditKeyChange(c, "api_key.grant", before)
+	newSuccess("Right granted").value("data", g).send(c, http.StatusCreated)
 	return nil
 }
 
-// removeAPIKeyRight serves DELETE /admin/api-key-rights {public_id, right}.
-func (s *Server) removeAPIKeyRight(c *gin.Context) error {
+// removeAPIKeyGrant serves DELETE /admin/api-key-grants {public_id, right}.
+func (s *Server) removeAPIKeyGrant(c *gin.Context) error {
 	store := s.deps.APIKeys
-	id, right, err := rightRequest(c, store)
+	id, right, err := grantRequest(c, store)
 	if err != nil {
 		return err
 	}
-	if err := store.RemoveRight(c.Request.Context(), id, right); err != nil {
+	before, err := store.GetKey(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := store.RemoveGrant(c.Request.Context(), id, right); err != nil {
 		return err
 	}
 	s.invalidateKey(id)
-	newSuccess("Right withdrawn").value("data", postgres.KeyRight{PublicID: id, Right: right}).send(c, 200)
+	s.auditKeyChange(c, "api_key.ungrant", before)
+	newSuccess("Right withdrawn").value("data", postgres.KeyGrant{PublicID: id, Right: right}).send(c, 200)
 	return nil
+}
+
+// auditKeyChange records a change to a key's grants: before is the key as
+// it was, after is read back (the grant calls answer the grant, not the key).
+// A failed read leaves after empty rather than failing a change that is
+// already committed.
+func (s *Server) auditKeyChange(c *gin.Context, action string, before auth.Key) {
+	var after any
+	if k, err := s.deps.APIKeys.GetKey(c.Request.Context(), before.PublicID); err == nil {
+		after = k
+	}
+	s.audit(c, action, "api_key:"+before.PublicID, before, after)
+}
+
+// keyConfigView is GET and PUT /admin/api-key-config: the global switch
+// (under "global", and also at the top level where earlier clients read
+// it) and every per-client override.
+type keyConfigView struct {
+	postgres.GlobalConfig
+	Global  postgres.GlobalConfig    `json:"global"`
+	Clients []auth.ClientEnforcement `json:"clients"`
+}
+
+// keyConfig reads the whole enforcement configuration.
+func (s *Server) keyConfig(ctx context.Context) (keyConfigView, error) {
+	store := s.deps.APIKeys
+	cfg, err := store.GetConfig(ctx)
+	if err != nil {
+		return keyConfigView{}, err
+	}
+	clients, err := store.ListClientConfigs(ctx)
+	if err != nil {
+		return keyConfigView{}, err
+	}
+	if clients == nil {
+		clients = []auth.ClientEnforcement{}
+	}
+	return keyConfigView{GlobalConfig: cfg, Global: cfg, Clients: clients}, nil
 }
 
 // getAPIKeyConfig serves GET /admin/api-key-config.
 func (s *Server) getAPIKeyConfig(c *gin.Context) error {
-	store := s.deps.APIKeys
-	cfg, err := store.GetConfig(c.Request.Context())
+	v, err := s.keyConfig(c.Request.Context())
 	if err != nil {
 		return err
 	}
-	newSuccess("API key configuration").value("data", cfg).send(c, 200)
+	newSuccess("API key configuration").value("data", v).send(c, 200)
 	return nil
 }
 
 // configBody is PUT /admin/api-key-config and /admin/api-key-clients/:client.
-// For a client, null (or absent) inherits the global value.
+// enforce_api_keys is the switch (the original server's name, which the
+// SDK tools send); enforce is accepted as an alias. For a client, null (or
+// absent) inherits the global value.
 type configBody struct {
-	Enforce  *bool          `json:"enforce"`
-	FailMode *auth.FailMode `json:"fail_mode"`
+	EnforceAPIKeys *bool          `json:"enforce_api_keys"`
+	Enforce        *bool          `json:"enforce"`
+	FailMode       *auth.FailMode `json:"fail_mode"`
 }
 
-func (b configBody) validate() error {
-	if b.FailMode != nil && !b.FailMode.Valid() {
-		return invalidValue("fail_mode: want fail_closed or fail_open")
+// enforce returns the switch, from either spelling.
+func (b configBody) enforce() (*bool, error) {
+	if b.EnforceAPIKeys != nil && b.Enforce != nil && *b.EnforceAPIKeys != *b.Enforce {
+		return nil, invalidValue("enforce_api_keys and its alias enforce disagree; give one")
 	}
-	return nil
+	if b.EnforceAPIKeys != nil {
+		return b.EnforceAPIKeys, nil
+	}
+	return b.Enforce, nil
 }
 
-// putAPIKeyConfig serves PUT /admin/api-key-config {enforce, fail_mode};
-// an absent field keeps its value.
-func (s *Server) putAPIKeyConfig(c *gin.Context) error {
-	store := s.deps.APIKeys
+// decodeConfig reads and checks a configBody.
+func decodeConfig(c *gin.Context) (*bool, *auth.FailMode, error) {
 	var b configBody
 	if err := decodeAdminBody(c, &b, false); err != nil {
+		return nil, nil, err
+	}
+	if b.FailMode != nil && !b.FailMode.Valid() {
+		return nil, nil, invalidValue("fail_mode: want fail_closed or fail_open")
+	}
+	enforce, err := b.enforce()
+	return enforce, b.FailMode, err
+}
+
+// putAPIKeyConfig serves PUT /admin/api-key-config {enforce_api_keys,
+// fail_mode}; an absent field keeps its value.
+func (s *Server) putAPIKeyConfig(c *gin.Context) error {
+	store := s.deps.APIKeys
+	enforce, mode, err := decodeConfig(c)
+	if err != nil {
 		return err
 	}
-	if err := b.validate(); err != nil {
+	if enforce == nil && mode == nil {
+		return invalidValue("nothing to change: give enforce_api_keys and/or fail_mode")
+	}
+	before, err := store.GetConfig(c.Request.Context())
+	if err != nil {
 		return err
 	}
-	if b.Enforce == nil && b.FailMode == nil {
-		return invalidValue("nothing to change: give enforce and/or fail_mode")
-	}
-	cfg, err := store.SetConfig(c.Request.Context(), b.Enforce, b.FailMode)
+	cfg, err := store.SetConfig(c.Request.Context(), enforce, mode)
 	if err != nil {
 		return err
 	}
 	s.invalidateKey("")
-	newSuccess("API key configuration updated").value("data", cfg).send(c, 200)
+	s.audit(c, "api_key_config.update", "api_key_config", before, cfg)
+	v, err := s.keyConfig(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	newSuccess("API key configuration updated").value("data", v).send(c, 200)
 	return nil
 }
 
@@ -382,26 +499,44 @@ func pathClient(c *gin.Context) (string, error) {
 	return name, nil
 }
 
-// putAPIKeyClient serves PUT /admin/api-key-clients/:client {enforce,
-// fail_mode}: the override is replaced; null fields inherit.
+// clientOverride returns client's override, nil when it has none (the
+// audit's before).
+func (s *Server) clientOverride(ctx context.Context, client string) (*auth.ClientEnforcement, error) {
+	list, err := s.deps.APIKeys.ListClientConfigs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i].Client == client {
+			return &list[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// putAPIKeyClient serves PUT /admin/api-key-clients/:client
+// {enforce_api_keys, fail_mode}: the override is replaced; null fields
+// inherit.
 func (s *Server) putAPIKeyClient(c *gin.Context) error {
 	store := s.deps.APIKeys
 	client, err := pathClient(c)
 	if err != nil {
 		return err
 	}
-	var b configBody
-	if err := decodeAdminBody(c, &b, false); err != nil {
+	enforce, mode, err := decodeConfig(c)
+	if err != nil {
 		return err
 	}
-	if err := b.validate(); err != nil {
+	before, err := s.clientOverride(c.Request.Context(), client)
+	if err != nil {
 		return err
 	}
-	ce, err := store.SetClientConfig(c.Request.Context(), client, b.Enforce, b.FailMode)
+	ce, err := store.SetClientConfig(c.Request.Context(), client, enforce, mode)
 	if err != nil {
 		return err
 	}
 	s.invalidateKey("")
+	s.audit(c, "api_key_client.put", "api_key_client:"+client, before, ce)
 	newSuccess("Client override saved").value("data", ce).send(c, 200)
 	return nil
 }
@@ -414,10 +549,15 @@ func (s *Server) deleteAPIKeyClient(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	before, err := s.clientOverride(c.Request.Context(), client)
+	if err != nil {
+		return err
+	}
 	if err := store.DeleteClientConfig(c.Request.Context(), client); err != nil {
 		return err
 	}
 	s.invalidateKey("")
+	s.audit(c, "api_key_client.delete", "api_key_client:"+client, before, nil)
 	newSuccess("Client override removed").value("data", map[string]string{"client_name": client}).send(c, 200)
 	return nil
 }

@@ -33,6 +33,10 @@ func (r *recordedLogs) CopyOperations(_ context.Context, rows []telemetry.Operat
 	return int64(len(rows)), nil
 }
 
+func (r *recordedLogs) CopyAudit(_ context.Context, rows []telemetry.AuditEntry) (int64, error) {
+	return int64(len(rows)), nil
+}
+
 func (r *recordedLogs) PruneLogs(context.Context, time.Time, int) (int64, int64, error) {
 	return 0, 0, nil
 }

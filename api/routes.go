@@ -67,6 +67,11 @@ func (s *Server) routeTable() []route {
 		)
 	}
 	admin = append(admin, s.apiKeyRoutes()...)
+	audit := route{[]string{get}, "/admin/audit", "admin_audit", "the admin audit trail, newest first (limit, offset, action, target, actor)", s.adminAudit}
+	if s.deps.Audit == nil {
+		audit.handler = unavailable(errNoAudit)
+	}
+	admin = append(admin, audit)
 	for i := range admin {
 		admin[i].handler = s.adminOnly(admin[i].handler)
 	}
@@ -133,13 +138,18 @@ func (s *Server) apiKeyRoutes() []route {
 	routes := []route{
 		{[]string{get}, "/admin/api-keys", "admin_api_keys", "list API keys (never secrets)", s.listAPIKeys},
 		{[]string{post}, "/admin/api-keys", "admin_api_keys", "create an API key; the plaintext is returned once", s.createAPIKey},
-		{[]string{patch}, "/admin/api-keys/:id", "admin_api_keys", "change a key's name, expiry or active flag", s.patchAPIKey},
-		{[]string{del}, "/admin/api-keys/:id", "admin_api_keys", "revoke a key", s.revokeAPIKey},
-		{[]string{get}, "/admin/api-key-rights", "admin_api_key_rights", "rights of the keys", s.listAPIKeyRights},
-		{[]string{post}, "/admin/api-key-rights", "admin_api_key_rights", "grant a right", s.addAPIKeyRight},
-		{[]string{del}, "/admin/api-key-rights", "admin_api_key_rights", "remove a right", s.removeAPIKeyRight},
-		{[]string{get}, "/admin/api-key-config", "admin_api_key_config", "global key enforcement and fail mode", s.getAPIKeyConfig},
-		{[]string{put}, "/admin/api-key-config", "admin_api_key_config", "set global key enforcement and fail mode", s.putAPIKeyConfig},
+		{[]string{patch}, "/admin/api-keys/:id", "admin_api_keys", "change a key's name, expiry, active flag or rights (id: record id or public id)", s.patchAPIKey},
+		{[]string{del}, "/admin/api-keys/:id", "admin_api_keys", "revoke a key (id: record id or public id)", s.revokeAPIKey},
+		{[]string{get}, "/admin/api-key-grants", "admin_api_key_grants", "rights granted to the keys (public_id or api_key_id filters)", s.listAPIKeyGrants},
+		{[]string{post}, "/admin/api-key-grants", "admin_api_key_grants", "grant a right to a key", s.addAPIKeyGrant},
+		{[]string{del}, "/admin/api-key-grants", "admin_api_key_grants", "withdraw a right from a key", s.removeAPIKeyGrant},
+		{[]string{get}, "/admin/api-key-rights", "admin_api_key_rights", "the catalogue of right definitions {name, description}", s.listRightDefinitions},
+		{[]string{post}, "/admin/api-key-rights", "admin_api_key_rights", "define a right {name, description}", s.createRightDefinition},
+		{[]string{patch}, "/admin/api-key-rights/:id", "admin_api_key_rights", "rename or redescribe a right definition (id: its id or name)", s.patchRightDefinition},
+		{[]string{del}, "/admin/api-key-rights/:id", "admin_api_key_rights", "delete a right definition (keys keep their grants)", s.deleteRightDefinition},
+		{[]string{get}, "/admin/rights/catalog", "admin_api_key_rights", "every right: the server's own and the defined ones", s.listRightsCatalog},
+		{[]string{get}, "/admin/api-key-config", "admin_api_key_config", "global key enforcement, fail mode and the per-client overrides", s.getAPIKeyConfig},
+		{[]string{put}, "/admin/api-key-config", "admin_api_key_config", "set global key enforcement (enforce_api_keys) and fail mode", s.putAPIKeyConfig},
 		{[]string{get}, "/admin/api-key-clients", "admin_api_key_clients", "per-client enforcement overrides", s.listAPIKeyClients},
 		{[]string{put}, "/admin/api-key-clients/:client", "admin_api_key_clients", "set a client's enforcement override", s.putAPIKeyClient},
 		{[]string{del}, "/admin/api-key-clients/:client", "admin_api_key_clients", "remove a client's enforcement override", s.deleteAPIKeyClient},

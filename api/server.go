@@ -61,6 +61,9 @@ type Deps struct {
 	// Idempotency keeps committed transaction answers by idempotency key
 	// (the logging database); nil keeps them in this process.
 	Idempotency gateway.IdempotencyStore
+	// Audit reads the admin audit trail for GET /admin/audit; nil (no
+	// logging database) answers it with 503.
+	Audit AuditReader
 }
 
 // Options configures the HTTP layer.
@@ -76,6 +79,10 @@ type Options struct {
 	// Logs, when set, receives one request log entry per request and one
 	// operation log entry per /gateway/* request; nil logs nothing.
 	Logs *telemetry.LogWriter
+	// Audit, when set, receives one audit entry per admin mutation
+	// (admin_audit.go); nil records none. It is on whenever there is a
+	// logging database, whether or not the request logs are.
+	Audit *telemetry.LogWriter
 	// Stats, when set, counts every request per client, table and
 	// operation (flushed through Temporal).
 	Stats *telemetry.Stats

@@ -85,6 +85,7 @@ type controlStores struct {
 	Keys        *postgres.KeyStore
 	Stats       *postgres.StatsStore
 	Idempotency *postgres.TransactionResults
+	Audit       *postgres.AuditStore
 }
 
 func newControlStores(reg *registry.Registry) controlStores {
@@ -96,6 +97,7 @@ func newControlStores(reg *registry.Registry) controlStores {
 		Keys:        postgres.NewKeyStore(pool),
 		Stats:       postgres.NewStatsStore(pool),
 		Idempotency: postgres.NewTransactionResults(pool, 0),
+		Audit:       postgres.NewAuditStore(pool),
 	}
 }
 
@@ -197,6 +199,9 @@ func newAPIDeps(reg *registry.Registry, stores controlStores, a *auth.Authentica
 	if stores.Idempotency != nil {
 		d.Idempotency = stores.Idempotency
 	}
+	if stores.Audit != nil {
+		d.Audit = stores.Audit
+	}
 	return d
 }
 
@@ -219,11 +224,18 @@ func newAPIOptions(cfg config.Config, v version, checks []api.HealthCheck, tel a
 		// into it), but no request is recorded and nothing serves it.
 		tel.Metrics = nil
 	}
-	return api.Options{
+	opts := api.Options{
 		Version: string(v), BodyLimitBytes: cfg.API.BodyLimitBytes, Limits: lim, Checks: checks,
 		Cache: tel.Cache, Metrics: tel.Metrics, Logs: tel.Logs, Stats: tel.Stats,
+		// The admin audit trail is not telemetry: it is written whenever
+		// there is a logging database.
+		Audit:          tel.Logs,
 		TrustedProxies: cfg.API.TrustedProxies,
 	}
+	if !cfg.Telemetry.Enabled {
+		opts.Logs = nil
+	}
+	return opts
 }
 
 // newHealthChecks lists the dependencies /health reports besides the
@@ -271,13 +283,15 @@ func newEngine(deps api.Deps, opts api.Options, log *slog.Logger) *gin.Engine {
 // telemetry.log_pool_max_conns connections, so log COPYs never take a
 // connection from a tenant pool or from the API-key lookups, and with
 // synchronous_commit off (postgres.LogPoolConfig says why). Nil (nothing
-// is logged) when the control plane is off or telemetry.enabled is false.
+// is logged) when the control plane is off. With telemetry.enabled false
+// it carries only the admin audit trail (newAPIOptions gives api no
+// request logger) and runs no retention job.
 // Its stop hook runs after the HTTP server has drained (it is appended
 // first), writes what is queued within the stop deadline, then closes the
 // pool.
 func newLogWriter(lc fx.Lifecycle, reg *registry.Registry, cfg config.Config, lim *telemetry.Limiter, metrics *telemetry.Metrics, log *slog.Logger) (*telemetry.LogWriter, error) {
 	cp := reg.ControlPlane()
-	if cp == nil || !cfg.Telemetry.Enabled {
+	if cp == nil {
 		return nil, nil
 	}
 	appName := "athena-logs"
@@ -290,8 +304,8 @@ func newLogWriter(lc fx.Lifecycle, reg *registry.Registry, cfg config.Config, li
 		return nil, fmt.Errorf("logging pool: %w", err)
 	}
 	retention := cfg.Telemetry.LogRetention
-	if retention == 0 {
-		retention = -1 // keep forever
+	if retention == 0 || !cfg.Telemetry.Enabled {
+		retention = -1 // keep forever; without telemetry, leave the logs alone
 	}
 	w := telemetry.NewLogWriter(postgres.NewLogStore(pool), telemetry.LogOptions{
 		QueueSize:     cfg.Telemetry.LogQueueSize,

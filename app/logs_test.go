@@ -12,7 +12,12 @@ import (
 	"github.com/athena-gateway/athena/telemetry"
 )
 
-func TestNewLogWriterOnlyWithControlPlaneAndEnabled(t *testing.T) {
+// TestNewLogWriterOnlyWithControlPlane: the writer exists whenever there is
+// a logging database, because the admin audit trail goes through it; with
+// telemetry.enabled false api gets it for the audit trail only, never as
+// the request logger. (Until the audit trail, telemetry off meant no
+// writer at all.)
+func TestNewLogWriterOnlyWithControlPlane(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, tt := range []struct {
 		name         string
@@ -21,7 +26,7 @@ func TestNewLogWriterOnlyWithControlPlaneAndEnabled(t *testing.T) {
 		want         bool
 	}{
 		{"control plane, enabled", true, true, true},
-		{"control plane, disabled", true, false, false},
+		{"control plane, disabled", true, false, true},
 		{"no control plane", false, true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,6 +46,10 @@ func TestNewLogWriterOnlyWithControlPlaneAndEnabled(t *testing.T) {
 			}
 			if got := w != nil; got != tt.want {
 				t.Fatalf("writer built: got %v, want %v", got, tt.want)
+			}
+			opts := newAPIOptions(cfg, "test", nil, apiTelemetry{Logs: w})
+			if opts.Audit != w || (opts.Logs != nil) != (w != nil && tt.enabled) {
+				t.Fatalf("api options: audit %v logs %v; want audit = writer, logs only with telemetry", opts.Audit, opts.Logs)
 			}
 			lc.RequireStart()
 			lc.RequireStop()

@@ -49,7 +49,7 @@ func (m FailMode) Valid() bool { return m == FailClosed || m == FailOpen }
 
 // EnforcementConfig is api_key_config plus api_key_client_config.
 type EnforcementConfig struct {
-	Enforce  bool                         `json:"enforce"`
+	Enforce  bool                         `json:"enforce_api_keys"`
 	FailMode FailMode                     `json:"fail_mode"`
 	Clients  map[string]ClientEnforcement `json:"-"`
 }
@@ -58,7 +58,7 @@ type EnforcementConfig struct {
 // inherit the global value.
 type ClientEnforcement struct {
 	Client    string    `json:"client_name"`
-	Enforce   *bool     `json:"enforce"`
+	Enforce   *bool     `json:"enforce_api_keys"`
 	FailMode  *FailMode `json:"fail_mode"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

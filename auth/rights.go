@@ -128,3 +128,41 @@ func AllowsTable(granted []string, schema, table string, action Action) bool {
 	}
 	return false
 }
+
+// NativeRight is a right the server itself understands, as GET
+// /admin/rights/catalog lists it. Key is the right, or for a pattern
+// (IsPattern) its shape with {placeholders}.
+type NativeRight struct {
+	Key         string `json:"key"`
+	Source      string `json:"source"` // always "gateway": built into the server
+	Kind        string `json:"kind"`   // fixed | gateway | table | wildcard
+	IsPattern   bool   `json:"isPattern"`
+	Resource    string `json:"resource,omitempty"`
+	Action      string `json:"action,omitempty"`
+	Description string `json:"description"`
+}
+
+// NativeRights lists every right the server checks and the wildcard forms
+// that grant them (see Match and AllowsTable), in a fixed order.
+func NativeRights() []NativeRight {
+	rights := []NativeRight{
+		{Key: RightQuery, Kind: "fixed", Resource: "gateway", Action: "query", Description: "raw SQL: POST /gateway/query (and /gateway/sql, /query/sql)"},
+		{Key: RightRPC, Kind: "fixed", Resource: "gateway.rpc", Action: "execute", Description: "call database functions: /gateway/rpc, /rpc/{function}"},
+		{Key: RightManagementRead, Kind: "fixed", Resource: "management", Action: "read", Description: "schema introspection: /schema/tables, /schema/columns, /schema/constraints"},
+		{Key: RightPipelinesRun, Kind: "fixed", Resource: "pipelines", Action: "run", Description: "run pipelines"},
+		{Key: "gateway.read", Kind: "gateway", Resource: "gateway", Action: "read", Description: "fetch from every table, schema-qualified ones included"},
+		{Key: "gateway.write", Kind: "gateway", Resource: "gateway", Action: "write", Description: "insert, update and upsert into every table"},
+		{Key: "gateway.delete", Kind: "gateway", Resource: "gateway", Action: "delete", Description: "delete from every table"},
+		{Key: "{table}.read", Kind: "table", IsPattern: true, Action: "read", Description: "fetch from one table (schema-qualified: {schema}.{table}.read)"},
+		{Key: "{table}.write", Kind: "table", IsPattern: true, Action: "write", Description: "insert, update and upsert into one table"},
+		{Key: "{table}.delete", Kind: "table", IsPattern: true, Action: "delete", Description: "delete from one table"},
+		{Key: "{table}.*", Kind: "wildcard", IsPattern: true, Description: "every action on one table"},
+		{Key: "*.{action}", Kind: "wildcard", IsPattern: true, Description: "one action on every unqualified table (*.read)"},
+		{Key: "gateway.*", Kind: "wildcard", IsPattern: true, Resource: "gateway", Description: "every gateway right: gateway.read|write|delete, gateway.query, gateway.rpc.execute"},
+		{Key: "*", Kind: "wildcard", IsPattern: true, Description: "every right"},
+	}
+	for i := range rights {
+		rights[i].Source = "gateway"
+	}
+	return rights
+}

@@ -15,8 +15,9 @@ import (
 	"github.com/athena-gateway/athena/gateway"
 )
 
-// KeyStore keeps API keys, their rights and the enforcement configuration in
-// the logging database (api_keys, api_key_rights, api_key_config,
+// KeyStore keeps API keys, the rights granted to them, the catalogue of
+// right definitions and the enforcement configuration in the logging
+// database (api_keys, api_key_grants, api_key_rights, api_key_config,
 // api_key_client_config). It implements auth.Store and the admin
 // operations. Secrets never enter it: only their salt and hash.
 type KeyStore struct {
@@ -32,7 +33,7 @@ var _ auth.Store = (*KeyStore)(nil)
 // query returns a whole key. secret columns come last and only where needed.
 const keyColumns = `k.id, k.public_id, k.name, coalesce(k.description, ''), coalesce(k.client_name, ''),
 	k.is_active, k.expires_at, k.revoked_at, k.last_used_at, k.created_at, k.updated_at,
-	coalesce((SELECT array_agg(r.right_name ORDER BY r.right_name) FROM api_key_rights r WHERE r.api_key_id = k.id), '{}')`
+	coalesce((SELECT array_agg(r.right_name ORDER BY r.right_name) FROM api_key_grants r WHERE r.api_key_id = k.id), '{}')`
 
 func scanKey(row pgx.Row, extra ...any) (auth.Key, error) {
 	var k auth.Key
@@ -212,7 +213,7 @@ func (s *KeyStore) insertKey(ctx context.Context, n NewKey, g auth.GeneratedKey)
 			return err
 		}
 		if len(n.Rights) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO api_key_rights (api_key_id, right_name) SELECT $1, unnest($2::text[])`, id, n.Rights); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO api_key_grants (api_key_id, right_name) SELECT $1, unnest($2::text[])`, id, n.Rights); err != nil {
 				return err
 			}
 		}
@@ -281,9 +282,12 @@ type KeyPatch struct {
 	// ExpiresAt sets the expiry; ClearExpiry removes it (never expires).
 	ExpiresAt   *time.Time
 	ClearExpiry bool
+	// Rights, when set, replaces the key's rights (spec §1.2: granting is
+	// rights[] on create and PATCH).
+	Rights *[]string
 }
 
-// UpdateKey applies p. A revoked key cannot be reactivated: revocation is
+// UpdateKey applies p in one transaction. A revoked key cannot be reactivated: revocation is
 // final, create a new key instead (409).
 func (s *KeyStore) UpdateKey(ctx context.Context, publicID string, p KeyPatch) (auth.Key, error) {
 	if p.Name != nil {
@@ -299,10 +303,18 @@ func (s *KeyStore) UpdateKey(ctx context.Context, publicID string, p KeyPatch) (
 	if p.ExpiresAt != nil && p.ClearExpiry {
 		return auth.Key{}, invalid("expires_at cannot be both set and cleared")
 	}
+	var rights []string
+	if p.Rights != nil {
+		var err error
+		if rights, err = validateRights(*p.Rights); err != nil {
+			return auth.Key{}, err
+		}
+	}
 	var k auth.Key
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var id int64
 		var revoked bool
-		err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM api_keys WHERE public_id = $1 FOR UPDATE`, publicID).Scan(&revoked)
+		err := tx.QueryRow(ctx, `SELECT id, revoked_at IS NOT NULL FROM api_keys WHERE public_id = $1 FOR UPDATE`, publicID).Scan(&id, &revoked)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return keyNotFound(publicID)
 		}
@@ -318,10 +330,15 @@ func (s *KeyStore) UpdateKey(ctx context.Context, publicID string, p KeyPatch) (
 				is_active = coalesce($4, is_active),
 				expires_at = CASE WHEN $6 THEN NULL ELSE coalesce($5, expires_at) END,
 				updated_at = now()
-			WHERE public_id = $1`, publicID, p.Name, p.Description, p.Active, p.ExpiresAt, p.ClearExpiry); err != nil {
+			WHERE id = $1`, id, p.Name, p.Description, p.Active, p.ExpiresAt, p.ClearExpiry); err != nil {
 			return err
 		}
-		k, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.public_id = $1`, publicID))
+		if p.Rights != nil {
+			if err := replaceRights(ctx, tx, id, rights); err != nil {
+				return err
+			}
+		}
+		k, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.id = $1`, id))
 		return err
 	})
 	if err != nil {
@@ -342,47 +359,47 @@ func (s *KeyStore) modify(ctx context.Context, publicID, verb, sql string, args 
 	return s.GetKey(ctx, publicID)
 }
 
-// KeyRight is one row of api_key_rights.
-type KeyRight struct {
+// KeyGrant is one row of api_key_grants: a right granted to a key.
+type KeyGrant struct {
 	PublicID  string    `json:"public_id"`
 	Right     string    `json:"right"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// ListRights returns the rights of one key, or of every key when publicID
-// is "".
-func (s *KeyStore) ListRights(ctx context.Context, publicID string) ([]KeyRight, error) {
+// ListGrants returns the rights granted to one key, or to every key when
+// publicID is "".
+func (s *KeyStore) ListGrants(ctx context.Context, publicID string) ([]KeyGrant, error) {
 	if publicID != "" {
 		if _, err := s.GetKey(ctx, publicID); err != nil {
 			return nil, err
 		}
 	}
 	rows, err := s.pool.Query(ctx, `SELECT k.public_id, r.right_name, r.created_at
-		FROM api_key_rights r JOIN api_keys k ON k.id = r.api_key_id
+		FROM api_key_grants r JOIN api_keys k ON k.id = r.api_key_id
 		WHERE $1 = '' OR k.public_id = $1 ORDER BY k.public_id, r.right_name`, publicID)
 	if err != nil {
-		return nil, fmt.Errorf("list api key rights: %w", err)
+		return nil, fmt.Errorf("list api key grants: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[KeyRight])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[KeyGrant])
 	if err != nil {
-		return nil, fmt.Errorf("list api key rights: %w", err)
+		return nil, fmt.Errorf("list api key grants: %w", err)
 	}
 	return out, nil
 }
 
-// AddRight grants right to the key: 404 for an unknown key, 409 when the key
+// AddGrant grants right to the key: 404 for an unknown key, 409 when the key
 // already holds it.
-func (s *KeyStore) AddRight(ctx context.Context, publicID, right string) (KeyRight, error) {
+func (s *KeyStore) AddGrant(ctx context.Context, publicID, right string) (KeyGrant, error) {
 	if !auth.ValidRight(right) {
-		return KeyRight{}, invalidRight(right)
+		return KeyGrant{}, invalidRight(right)
 	}
-	out := KeyRight{PublicID: publicID, Right: right}
+	out := KeyGrant{PublicID: publicID, Right: right}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		id, err := lockKey(ctx, tx, publicID)
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, `INSERT INTO api_key_rights (api_key_id, right_name) VALUES ($1, $2)
+		err = tx.QueryRow(ctx, `INSERT INTO api_key_grants (api_key_id, right_name) VALUES ($1, $2)
 			ON CONFLICT DO NOTHING RETURNING created_at`, id, right).Scan(&out.CreatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return gateway.Errorf(gateway.CodeUniqueViolation, "API key %s already has right %s", publicID, right)
@@ -394,20 +411,20 @@ func (s *KeyStore) AddRight(ctx context.Context, publicID, right string) (KeyRig
 		return err
 	})
 	if err != nil {
-		return KeyRight{}, fmt.Errorf("add api key right: %w", err)
+		return KeyGrant{}, fmt.Errorf("add api key grant: %w", err)
 	}
 	return out, nil
 }
 
-// RemoveRight withdraws right from the key: 404 when the key or the grant
+// RemoveGrant withdraws right from the key: 404 when the key or the grant
 // does not exist.
-func (s *KeyStore) RemoveRight(ctx context.Context, publicID, right string) error {
+func (s *KeyStore) RemoveGrant(ctx context.Context, publicID, right string) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		id, err := lockKey(ctx, tx, publicID)
 		if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM api_key_rights WHERE api_key_id = $1 AND right_name = $2`, id, right)
+		tag, err := tx.Exec(ctx, `DELETE FROM api_key_grants WHERE api_key_id = $1 AND right_name = $2`, id, right)
 		if err != nil {
 			return err
 		}
@@ -418,7 +435,7 @@ func (s *KeyStore) RemoveRight(ctx context.Context, publicID, right string) erro
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("remove api key right: %w", err)
+		return fmt.Errorf("remove api key grant: %w", err)
 	}
 	return nil
 }
@@ -435,10 +452,7 @@ func (s *KeyStore) SetRights(ctx context.Context, publicID string, rights []stri
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM api_key_rights WHERE api_key_id = $1 AND NOT right_name = ANY($2::text[])`, id, rights); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO api_key_rights (api_key_id, right_name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, id, rights); err != nil {
+		if err := replaceRights(ctx, tx, id, rights); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE api_keys SET updated_at = now() WHERE id = $1`, id); err != nil {
@@ -453,6 +467,16 @@ func (s *KeyStore) SetRights(ctx context.Context, publicID string, rights []stri
 	return k, nil
 }
 
+// replaceRights makes rights the key's grants, keeping the grant rows (and
+// their created_at) of rights it already had.
+func replaceRights(ctx context.Context, tx pgx.Tx, id int64, rights []string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM api_key_grants WHERE api_key_id = $1 AND NOT right_name = ANY($2::text[])`, id, rights); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO api_key_grants (api_key_id, right_name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, id, rights)
+	return err
+}
+
 // lockKey finds the key's row id and locks the row, so concurrent rights
 // changes to one key serialise.
 func lockKey(ctx context.Context, tx pgx.Tx, publicID string) (int64, error) {
@@ -464,9 +488,10 @@ func lockKey(ctx context.Context, tx pgx.Tx, publicID string) (int64, error) {
 	return id, err
 }
 
-// GlobalConfig is the api_key_config row.
+// GlobalConfig is the api_key_config row. The JSON name of the switch is
+// the original server's (and the SDK tools'): enforce_api_keys.
 type GlobalConfig struct {
-	Enforce   bool          `json:"enforce"`
+	Enforce   bool          `json:"enforce_api_keys"`
 	FailMode  auth.FailMode `json:"fail_mode"`
 	UpdatedAt time.Time     `json:"updated_at"`
 }

@@ -161,24 +161,24 @@ func TestKeyStoreRights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AddRight(ctx, k.PublicID, "gateway.query"); err != nil {
+	if _, err := s.AddGrant(ctx, k.PublicID, "gateway.query"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.AddRight(ctx, k.PublicID, "gateway.query")
+	_, err = s.AddGrant(ctx, k.PublicID, "gateway.query")
 	wantGatewayCode(t, err, gateway.CodeUniqueViolation)
-	_, err = s.AddRight(ctx, k.PublicID, "bad right")
+	_, err = s.AddGrant(ctx, k.PublicID, "bad right")
 	wantGatewayCode(t, err, gateway.CodeInvalidValue)
-	_, err = s.AddRight(ctx, "nosuchkey", "users.read")
+	_, err = s.AddGrant(ctx, "nosuchkey", "users.read")
 	wantGatewayCode(t, err, gateway.CodeNotFound)
 
-	rights, err := s.ListRights(ctx, k.PublicID)
+	rights, err := s.ListGrants(ctx, k.PublicID)
 	if err != nil || len(rights) != 2 || rights[0].Right != "gateway.query" || rights[1].Right != "users.read" {
 		t.Fatalf("rights: got %+v, %v", rights, err)
 	}
-	if err := s.RemoveRight(ctx, k.PublicID, "users.read"); err != nil {
+	if err := s.RemoveGrant(ctx, k.PublicID, "users.read"); err != nil {
 		t.Fatal(err)
 	}
-	wantGatewayCode(t, s.RemoveRight(ctx, k.PublicID, "users.read"), gateway.CodeNotFound)
+	wantGatewayCode(t, s.RemoveGrant(ctx, k.PublicID, "users.read"), gateway.CodeNotFound)
 
 	got, err := s.SetRights(ctx, k.PublicID, []string{"*.read", "gateway.query"})
 	if err != nil || strings.Join(got.Rights, ",") != "*.read,gateway.query" {
@@ -187,7 +187,7 @@ func TestKeyStoreRights(t *testing.T) {
 	if got, err = s.SetRights(ctx, k.PublicID, nil); err != nil || len(got.Rights) != 0 {
 		t.Fatalf("clear rights: got %v, %v", got.Rights, err)
 	}
-	_, err = s.ListRights(ctx, "nosuchkey")
+	_, err = s.ListGrants(ctx, "nosuchkey")
 	wantGatewayCode(t, err, gateway.CodeNotFound)
 }
 

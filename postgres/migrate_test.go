@@ -34,7 +34,8 @@ func TestMigrateIdempotentAndConcurrent(t *testing.T) {
 	}
 	for _, table := range []string{"athena_clients", "athena_client_configs", "gateway_request_log", "gateway_operation_log",
 		"client_statistics", "client_table_statistics", "gateway_admission_events", "gateway_deferred_requests",
-		"pipeline_step_log", "api_keys", "api_key_rights", "api_key_config", "api_key_client_config", "public_gateway_routes"} {
+		"pipeline_step_log", "api_keys", "api_key_grants", "api_key_rights", "api_key_config", "api_key_client_config", "public_gateway_routes",
+		"admin_audit_log"} {
 		var ok bool
 		if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", env.schema+"."+table).Scan(&ok); err != nil || !ok {
 			t.Errorf("table %s missing after migrate (%v)", table, err)

@@ -17,13 +17,18 @@ type RequestEntry = postgres.RequestLog
 // means unknown.
 type OperationEntry = postgres.OperationLog
 
+// AuditEntry is one row of admin_audit_log: an admin mutation (spec §1.2).
+type AuditEntry = postgres.AuditLog
+
 // LogStore is where the batches go; *postgres.LogStore writes them with
 // COPY on the dedicated logging pool.
 type LogStore interface {
 	CopyRequests(ctx context.Context, rows []RequestEntry) (int64, error)
 	CopyOperations(ctx context.Context, rows []OperationEntry) (int64, error)
-	// PruneLogs deletes at most limit rows older than before from each log
-	// table and reports how many went.
+	CopyAudit(ctx context.Context, rows []AuditEntry) (int64, error)
+	// PruneLogs deletes at most limit rows older than before from the
+	// request and operation logs and reports how many went. The audit log
+	// is never pruned: it is the record of who changed what.
 	PruneLogs(ctx context.Context, before time.Time, limit int) (requests, operations int64, err error)
 }
 
@@ -73,10 +78,12 @@ func (o LogOptions) withDefaults() LogOptions {
 // logging database costs one log line per interval, not one per request.
 const dropWarnEvery = 10 * time.Second
 
-// LogWriter batches request and operation log entries in memory and writes
-// them in the background. Request and Operation never block: when a queue
-// is full the entry is dropped and counted (athena_log_dropped_total). A
-// nil *LogWriter accepts and discards everything.
+// LogWriter batches request, operation and audit log entries in memory and
+// writes them in the background. Request, Operation and Audit never block:
+// when a queue is full the entry is dropped and counted
+// (athena_log_dropped_total). Each log has its own queue, so a flood of
+// request entries never pushes out an audit entry. A nil *LogWriter
+// accepts and discards everything.
 type LogWriter struct {
 	store LogStore
 	opts  LogOptions
@@ -84,10 +91,14 @@ type LogWriter struct {
 
 	requests   chan RequestEntry
 	operations chan OperationEntry
+	audits     chan AuditEntry
+	// auditFlush asks the flusher to write every queued audit entry now;
+	// it closes the channel it is handed when done (FlushAudit).
+	auditFlush chan chan struct{}
 
-	dropped  [2]atomic.Int64 // by logKind
-	written  [2]atomic.Int64
-	failed   [2]atomic.Int64
+	dropped  [numLogs]atomic.Int64 // by logKind
+	written  [numLogs]atomic.Int64
+	failed   [numLogs]atomic.Int64
 	lastWarn atomic.Int64 // unix nanos of the last drop warning
 
 	mu      sync.Mutex // guards started and the shutdown fields below
@@ -104,9 +115,11 @@ type logKind int
 const (
 	requestLog logKind = iota
 	operationLog
+	auditLog
+	numLogs
 )
 
-var logNames = [2]string{"request", "operation"}
+var logNames = [numLogs]string{"request", "operation", "audit"}
 
 // NewLogWriter builds a writer over store. metrics may be nil (no
 // instruments); log may be nil (discard). Nothing runs until Start.
@@ -121,17 +134,20 @@ func NewLogWriter(store LogStore, opts LogOptions, metrics *Metrics, log *slog.L
 		log:        log,
 		requests:   make(chan RequestEntry, opts.QueueSize),
 		operations: make(chan OperationEntry, opts.QueueSize),
+		audits:     make(chan AuditEntry, opts.QueueSize),
+		auditFlush: make(chan chan struct{}),
 		closing:    make(chan context.Context),
 		done:       make(chan struct{}),
 	}
 	if metrics != nil {
 		labels := []string{"log"}
-		per := func(v *[2]atomic.Int64) func() []Sample {
+		per := func(v *[numLogs]atomic.Int64) func() []Sample {
 			return func() []Sample {
-				return []Sample{
-					{Labels: []string{logNames[requestLog]}, Value: float64(v[requestLog].Load())},
-					{Labels: []string{logNames[operationLog]}, Value: float64(v[operationLog].Load())},
+				out := make([]Sample, numLogs)
+				for k := range out {
+					out[k] = Sample{Labels: []string{logNames[k]}, Value: float64(v[k].Load())}
 				}
+				return out
 			}
 		}
 		metrics.AddCounters("athena_log_dropped_total", "Log entries dropped because the write queue was full.", labels, per(&w.dropped))
@@ -141,6 +157,7 @@ func NewLogWriter(store LogStore, opts LogOptions, metrics *Metrics, log *slog.L
 			return []Sample{
 				{Labels: []string{logNames[requestLog]}, Value: float64(len(w.requests))},
 				{Labels: []string{logNames[operationLog]}, Value: float64(len(w.operations))},
+				{Labels: []string{logNames[auditLog]}, Value: float64(len(w.audits))},
 			}
 		})
 	}
@@ -172,8 +189,50 @@ func (w *LogWriter) Operation(e OperationEntry) {
 	}
 }
 
-// Dropped reports how many entries of the log ("request" or "operation")
-// were dropped on a full queue.
+// Audit queues one audit log entry; like Request it never blocks.
+func (w *LogWriter) Audit(e AuditEntry) {
+	if w == nil || w.closed.Load() {
+		return
+	}
+	select {
+	case w.audits <- e:
+	default:
+		w.drop(auditLog)
+	}
+}
+
+// FlushAudit writes every audit entry queued before the call (and waits
+// for the write), so a read of the audit table that follows sees them. A
+// writer that is not running (nil, not started, closed) has nothing to
+// flush: its entries are written by Close.
+func (w *LogWriter) FlushAudit(ctx context.Context) error {
+	if w == nil || w.closed.Load() {
+		return nil
+	}
+	w.mu.Lock()
+	started := w.started
+	w.mu.Unlock()
+	if !started {
+		return nil
+	}
+	ack := make(chan struct{})
+	select {
+	case w.auditFlush <- ack:
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Dropped reports how many entries of the log ("request", "operation" or
+// "audit") were dropped on a full queue.
 func (w *LogWriter) Dropped(log string) int64 { return w.count(&w.dropped, log) }
 
 // Written reports how many entries of the log were written, and Failed
@@ -181,7 +240,7 @@ func (w *LogWriter) Dropped(log string) int64 { return w.count(&w.dropped, log) 
 func (w *LogWriter) Written(log string) int64 { return w.count(&w.written, log) }
 func (w *LogWriter) Failed(log string) int64  { return w.count(&w.failed, log) }
 
-func (w *LogWriter) count(v *[2]atomic.Int64, log string) int64 {
+func (w *LogWriter) count(v *[numLogs]atomic.Int64, log string) int64 {
 	for k, n := range logNames {
 		if n == log {
 			return v[k].Load()
@@ -261,6 +320,7 @@ func (w *LogWriter) flusher(ctx context.Context) {
 	defer tick.Stop()
 	reqs := make([]RequestEntry, 0, w.opts.BatchSize)
 	ops := make([]OperationEntry, 0, w.opts.BatchSize)
+	var audits []AuditEntry // rare: allocated when the first one comes
 	for ctx.Err() == nil {
 		select {
 		case e := <-w.requests:
@@ -271,12 +331,26 @@ func (w *LogWriter) flusher(ctx context.Context) {
 			if ops = append(ops, e); len(ops) >= w.opts.BatchSize {
 				ops = w.writeOperations(ctx, ops)
 			}
+		case e := <-w.audits:
+			if audits = append(audits, e); len(audits) >= w.opts.BatchSize {
+				audits = w.writeAudits(ctx, audits)
+			}
+		case ack := <-w.auditFlush:
+			// Only this goroutine receives from w.audits, so every entry
+			// queued before FlushAudit was called is among these.
+			for n := len(w.audits); n > 0; n-- {
+				audits = append(audits, <-w.audits)
+			}
+			audits = w.writeAudits(ctx, audits)
+			close(ack)
 		case <-tick.C:
 			reqs = w.writeRequests(ctx, reqs)
 			ops = w.writeOperations(ctx, ops)
+			audits = w.writeAudits(ctx, audits)
 		case cctx := <-w.closing:
 			w.writeRequests(cctx, reqs)
 			w.writeOperations(cctx, ops)
+			w.writeAudits(cctx, audits)
 			w.drain(cctx)
 			return
 		case <-ctx.Done():
@@ -290,22 +364,26 @@ func (w *LogWriter) drain(ctx context.Context) {
 	for {
 		reqs := make([]RequestEntry, 0, w.opts.BatchSize)
 		ops := make([]OperationEntry, 0, w.opts.BatchSize)
+		var audits []AuditEntry
 	fill:
-		for len(reqs) < w.opts.BatchSize || len(ops) < w.opts.BatchSize {
+		for len(reqs) < w.opts.BatchSize || len(ops) < w.opts.BatchSize || len(audits) < w.opts.BatchSize {
 			select {
 			case e := <-w.requests:
 				reqs = append(reqs, e)
 			case e := <-w.operations:
 				ops = append(ops, e)
+			case e := <-w.audits:
+				audits = append(audits, e)
 			default:
 				break fill
 			}
 		}
-		if len(reqs) == 0 && len(ops) == 0 {
+		if len(reqs) == 0 && len(ops) == 0 && len(audits) == 0 {
 			return
 		}
 		w.writeRequests(ctx, reqs)
 		w.writeOperations(ctx, ops)
+		w.writeAudits(ctx, audits)
 	}
 }
 
@@ -332,6 +410,19 @@ func (w *LogWriter) writeOperations(ctx context.Context, rows []OperationEntry) 
 	var n int64
 	err := w.opts.Limiter.Do(ctx, func() (err error) { n, err = w.store.CopyOperations(ctx, rows); return err })
 	w.account(operationLog, len(rows), n, err)
+	clear(rows)
+	return rows[:0]
+}
+
+func (w *LogWriter) writeAudits(ctx context.Context, rows []AuditEntry) []AuditEntry {
+	if len(rows) == 0 {
+		return rows
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.opts.WriteTimeout)
+	defer cancel()
+	var n int64
+	err := w.opts.Limiter.Do(ctx, func() (err error) { n, err = w.store.CopyAudit(ctx, rows); return err })
+	w.account(auditLog, len(rows), n, err)
 	clear(rows)
 	return rows[:0]
 }
