@@ -27,3 +27,20 @@ func TestRawQueryRowsAffectedTopLevel(t *testing.T) {
 		t.Errorf("/gateway/sql rows_affected: got %v, want 1; body %s", r.JSON["rows_affected"], r.Body)
 	}
 }
+
+// TestOrNotPrefix: `.or("not.status.eq.published")` (src/client.ts or())
+// sends the expression as one `or` condition; "not.col.op.val" means
+// "col.not.op.val".
+func TestOrNotPrefix(t *testing.T) {
+	h := newHarness(t)
+	r := h.do("POST", "/gateway/fetch", "test", `{"table_name":"posts","columns":"id,title","conditions":[{"operator":"or","value":"not.status.eq.published"}],"strip_nulls":true}`).want(t, 200)
+	rows := r.rows(t)
+	if len(rows) != 1 || rows[0]["title"] != "Draft" {
+		t.Errorf("or(not.status.eq.published): got %s, want only Draft", r.Body)
+	}
+	r = h.do("POST", "/gateway/fetch", "test", `{"table_name":"posts","columns":"title","conditions":[{"operator":"or","value":"not.status.eq.published,priority.eq.urgent"}],"sort_by":{"field":"id","direction":"ascending"},"strip_nulls":true}`).want(t, 200)
+	rows = r.rows(t)
+	if len(rows) != 2 || rows[0]["title"] != "Draft" || rows[1]["title"] != "Urgent" {
+		t.Errorf("or(not.status.eq.published,priority.eq.urgent): got %s, want Draft, Urgent", r.Body)
+	}
+}
