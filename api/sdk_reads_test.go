@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -165,5 +166,117 @@ INSERT INTO `+pgx.Identifier{h.schema, "profiles"}.Sanitize()+` (user_id, bio) V
 		if r.code() != "invalid_fetch_payload" {
 			t.Errorf("columns %s: got code %q, want invalid_fetch_payload; body %s", give, r.code(), r.Body)
 		}
+	}
+}
+
+// rpcFixtureSQL adds functions whose parameters are json, jsonb and arrays.
+const rpcFixtureSQL = `
+CREATE FUNCTION rpc_jsonb(p jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$ SELECT p $$;
+CREATE FUNCTION rpc_json_key(p json, k text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT p->>k $$;
+CREATE FUNCTION rpc_int_arr(p int[]) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT cardinality(p) $$;
+CREATE FUNCTION rpc_text_arr(p text[]) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT array_to_string(p, '|') $$;
+`
+
+// TestRPCJSONAndArrayArguments: args are sent as JSON (src/client.ts
+// createRpcBuilder → payload.args); a JSON array or object is json for a
+// json/jsonb parameter and an array for an array parameter, decided by the
+// function's declared argument types.
+func TestRPCJSONAndArrayArguments(t *testing.T) {
+	h := newHarness(t)
+	h.exec(t, rpcFixtureSQL)
+	tests := []struct {
+		body string
+		want string
+	}{
+		{`{"function":"rpc_jsonb","args":{"p":[1,{"a":"b"}]}}`, `[{"rpc_jsonb":[1,{"a":"b"}]}]`},
+		{`{"function":"rpc_jsonb","args":{"p":{"k":[1,2]}}}`, `[{"rpc_jsonb":{"k":[1,2]}}]`},
+		{`{"function":"rpc_json_key","args":{"p":{"k":"v"},"k":"k"}}`, `[{"rpc_json_key":"v"}]`},
+		{`{"function":"rpc_int_arr","args":{"p":[1,2,3]}}`, `[{"rpc_int_arr":3}]`},
+		{`{"function":"rpc_text_arr","args":{"p":["a,b","c"]}}`, `[{"rpc_text_arr":"a,b|c"}]`},
+		{`{"function":"rpc_text_arr","args":{"p":[]}}`, `[{"rpc_text_arr":""}]`},
+	}
+	for _, tt := range tests {
+		r := h.do("POST", "/gateway/rpc", "test", tt.body)
+		if r.Status != 200 || !sameJSON(r.JSON["data"], tt.want) {
+			t.Errorf("POST %s: got %d %s, want 200 with data %s", tt.body, r.Status, r.Body, tt.want)
+		}
+	}
+}
+
+// sameJSON compares a decoded value with JSON text, ignoring layout.
+func sameJSON(got any, want string) bool {
+	var w any
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		return false
+	}
+	gb, _ := json.Marshal(got)
+	wb, _ := json.Marshal(w)
+	var g2 any
+	_ = json.Unmarshal(gb, &g2)
+	gb, _ = json.Marshal(g2)
+	return string(gb) == string(wb)
+}
+
+// TestRPCHead: head (POST body, src/client.ts createRpcBuilder) and
+// head=true (GET, src/gateway/client.ts buildRpcGetEndpoint) answer the
+// count only: {"data":[],"count":N}.
+func TestRPCHead(t *testing.T) {
+	h := newHarness(t)
+	for _, body := range []string{
+		`{"function":"posts_by_status","args":{"p_status":"published"},"count":"exact","head":true}`,
+		`{"function":"posts_by_status","args":{"p_status":"published"},"head":true}`,
+	} {
+		r := h.do("POST", "/gateway/rpc", "test", body).want(t, 200)
+		if string(r.Body) != `{"data":[],"count":2}` {
+			t.Errorf("POST %s: got %s, want {\"data\":[],\"count\":2}", body, r.Body)
+		}
+	}
+	r := h.do("POST", "/gateway/rpc", "test", `{"function":"posts_by_status","args":{"p_status":"published"},"filters":[{"column":"priority","operator":"eq","value":"high"}],"count":"exact","head":true,"limit":1}`).want(t, 200)
+	if string(r.Body) != `{"data":[],"count":1}` {
+		t.Errorf("POST head with filter: got %s, want count 1", r.Body)
+	}
+	for _, path := range []string{
+		"/rpc/posts_by_status?count=exact&head=true&p_status=published",
+		"/rpc/posts_by_status?head=true&p_status=published",
+	} {
+		r = h.do("GET", path, "test", "").want(t, 200)
+		if string(r.Body) != `{"data":[],"count":2}` {
+			t.Errorf("GET %s: got %s, want {\"data\":[],\"count\":2}", path, r.Body)
+		}
+	}
+	r = h.do("POST", "/rpc/posts_by_status?head=true", "test", `{"p_status":"published"}`).want(t, 200)
+	if string(r.Body) != `{"data":[],"count":2}` {
+		t.Errorf("POST /rpc/{fn}?head=true: got %s", r.Body)
+	}
+	h.do("GET", "/rpc/posts_by_status?head=maybe&p_status=published", "test", "").want(t, 400)
+}
+
+// TestRPCGetSDKQuery: the SDK's GET mode (src/gateway/client.ts
+// buildRpcGetEndpoint) sends schema as a key and in-lists as in.{a,b},
+// URL-encoded by URLSearchParams.
+func TestRPCGetSDKQuery(t *testing.T) {
+	h := newHarness(t)
+	r := h.do("GET", "/rpc/posts_by_status?schema="+h.schema+"&select=title&p_status=published&priority=in.%7Bhigh%2Clow%7D", "test", "").want(t, 200)
+	if !sameJSON(r.JSON["data"], `[{"title":"Hello"}]`) {
+		t.Errorf("in.{high,low}: got %s, want only Hello", r.Body)
+	}
+	r = h.do("GET", "/rpc/posts_by_status?select=title&count=exact&order=id.desc&p_status=published&priority=in.%7Bhigh%2Curgent%7D", "test", "").want(t, 200)
+	if !sameJSON(r.JSON["data"], `[{"title":"Urgent"},{"title":"Hello"}]`) || num(r.JSON["count"]) != "2" {
+		t.Errorf("in.{high,urgent} ordered: got %s", r.Body)
+	}
+	// schema names where the function is looked up.
+	r = h.do("GET", "/rpc/posts_by_status?schema=public&p_status=published", "test", "")
+	if r.Status != 404 {
+		t.Errorf("schema=public: got %d %s, want 404 (the function lives in the test schema)", r.Status, r.Body)
+	}
+	// Arrays as the SDK writes arguments (toRpcArgumentQueryValue): {a,b}.
+	h.exec(t, rpcFixtureSQL)
+	r = h.do("GET", "/rpc/rpc_int_arr?p=%7B1%2C2%7D", "test", "").want(t, 200)
+	if !sameJSON(r.JSON["data"], `[{"rpc_int_arr":2}]`) {
+		t.Errorf("GET array argument: got %s", r.Body)
+	}
+	r = h.do("GET", "/rpc/rpc_jsonb?p=%7B%22a%22%3A1%7D", "test", "").want(t, 200)
+	if !sameJSON(r.JSON["data"], `[{"rpc_jsonb":{"a":1}}]`) {
+		t.Errorf("GET object argument: got %s", r.Body)
 	}
 }
