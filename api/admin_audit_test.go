@@ -162,7 +162,7 @@ func TestAdminAuditEveryMutation(t *testing.T) {
 	}
 
 	// Refused mutations write nothing.
-	h.do("PATCH", "/admin/api-keys/"+keyID, "", `{"is_active":true}`).want(t, 409)
+	h.do("PATCH", "/admin/api-keys/"+keyID, "", `{"is_active":true}`).want(t, 400) // constraint_violation is 400 (spec §1.4: only duplicates are 409)
 	h.do("POST", "/admin/api-key-rights", "", `{"name":"bad right"}`).want(t, 400)
 	h.do("DELETE", "/admin/clients/nobody", "", "").want(t, 404)
 	if rows := auditRows(t, h, "?limit=1000"); len(rows) != seen {

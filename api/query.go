@@ -41,8 +41,12 @@ func (s *Server) query(c *gin.Context) error {
 	if rows == nil {
 		rows = []map[string]any{}
 	}
+	// rows_affected is top level as well as in meta: the SDK reads the
+	// affected count of a raw write from the top level only
+	// (src/result/mutation-meta.ts), meta is what older clients read.
 	newSuccess("Query executed").
 		value("data", rows).
+		value("rows_affected", out.RowsAffected).
 		value("meta", queryMeta{ReturnedRowCount: len(rows), RowsAffected: out.RowsAffected, StatementCount: out.StatementCount}).
 		send(c, 200)
 	return nil

@@ -12,6 +12,7 @@ import (
 //	term  := ('and'|'or'|'not') '(' list ')'
 //	       | 'not.' ('and'|'or') '(' list ')'
 //	       | column '.' ['not.'] op '.' value
+//	       | 'not.' column '.' ['not.'] op '.' value   (same as column.not.op.value)
 //	op    := eq neq gt gte lt lte like ilike is in cs cd (also contains, containedBy)
 //	value := '"' chars with \" and \\ escapes '"'
 //	       | '{' … '}' or '[' … ']'      (taken whole, commas included: arrays, JSON)
@@ -184,6 +185,22 @@ func (e *exprParser) term(depth int) (Condition, error) {
 			return Condition{Group: GroupNot, Children: []Condition{inner}}, nil
 		}
 		e.pos = save
+		if e.negatedTerm() {
+			// not.col.op.val is col.not.op.val written the other way
+			// round (the SDK's or("not.col.op.val")): the same one
+			// negation level and node over the same leaf.
+			if err := e.cp.enter(depth + 1); err != nil {
+				return Condition{}, e.errorAt(CodeInvalidFetchCondition, start, "%s", AsError(err).Message)
+			}
+			inner, err := e.term(depth + 1)
+			if err != nil {
+				return Condition{}, err
+			}
+			if err := e.cp.node(); err != nil {
+				return Condition{}, err
+			}
+			return Condition{Group: GroupNot, Children: []Condition{inner}}, nil
+		}
 	}
 
 	if !ValidIdentifier(w) {
@@ -229,6 +246,26 @@ func (e *exprParser) term(depth int) (Condition, error) {
 		return Condition{}, err
 	}
 	return Condition{Group: GroupNot, Children: []Condition{leaf}}, nil
+}
+
+// negatedTerm reports, without consuming anything, whether the text after a
+// leading "not." reads column '.' ['not.'] op '.', i.e. "not.col.eq.1" (a
+// negated comparison) rather than a comparison on a column named "not"
+// ("not.eq.1", "not.is.null"), whose second word is already the operator.
+func (e *exprParser) negatedTerm() bool {
+	save := e.pos
+	defer func() { e.pos = save }()
+	if !ValidIdentifier(e.word()) || e.eof() || e.peek() != '.' {
+		return false
+	}
+	e.pos++
+	w := e.word()
+	if strings.EqualFold(w, "not") && !e.eof() && e.peek() == '.' {
+		e.pos++
+		w = e.word()
+	}
+	_, isOp := lookupOperator(strings.ToLower(w))
+	return isOp && !e.eof() && e.peek() == '.'
 }
 
 // group parses '(' list ')' after and/or/not; depth is the enclosing depth.

@@ -51,6 +51,20 @@ func TestParseExpression(t *testing.T) {
 		}}}},
 		{"not(a.eq.1)", []Condition{{Group: GroupNot, Children: []Condition{leaf("a", OpEq, "1")}}}},
 		{"not.eq.5", []Condition{leaf("not", OpEq, "5")}},
+		{"not.is.null", []Condition{leaf("not", OpIs, nil)}},
+		// the SDK's or("not.col.op.val"): the same tree as col.not.op.val
+		{"not.status.eq.draft", []Condition{{Group: GroupNot, Children: []Condition{leaf("status", OpEq, "draft")}}}},
+		{"not.id.in.(1,2),b.eq.2", []Condition{
+			{Group: GroupNot, Children: []Condition{leaf("id", OpIn, []any{"1", "2"})}},
+			leaf("b", OpEq, "2"),
+		}},
+		{"not.a.not.eq.1", []Condition{{Group: GroupNot, Children: []Condition{
+			{Group: GroupNot, Children: []Condition{leaf("a", OpEq, "1")}},
+		}}}},
+		{"or(not.a.is.null,b.eq.2)", []Condition{{Group: GroupOr, Children: []Condition{
+			{Group: GroupNot, Children: []Condition{leaf("a", OpIs, nil)}},
+			leaf("b", OpEq, "2"),
+		}}}},
 		{"name.eq.José", []Condition{leaf("name", OpEq, "José")}},
 	}
 	for _, tt := range tests {
@@ -94,6 +108,7 @@ func TestParseExpressionErrors(t *testing.T) {
 		{"a.in.1,2", CodeInvalidConditionValue, "needs a list"},
 		{"a.in.(1,2", CodeInvalidFetchCondition, "missing ')'"},
 		{"a.not.xx.1", CodeInvalidFetchCondition, `unknown operator "xx"`},
+		{"not.a.xx.1", CodeInvalidFetchCondition, `unknown operator "a"`},
 		{"a..1", CodeInvalidFetchCondition, "missing operator"},
 	}
 	for _, tt := range tests {

@@ -18,6 +18,7 @@ func FuzzParseExpression(f *testing.F) {
 		"a.not.like.*x*",
 		"(a.eq.1)",
 		"not.or(a.eq.1)",
+		"not.a.eq.1,not.b.not.in.(1,2)",
 		`t.cd.{"a}",b}`,
 	} {
 		f.Add(s)
@@ -43,6 +44,7 @@ func FuzzParseSelection(f *testing.F) {
 	for _, s := range []string{
 		"*", "id,name", "id,author:author_id(name),comments(body)",
 		"*,users!author_id(*)", "a:b!c(d,e:f(g))", " id , name ", "x()",
+		"id,user:athena.user(id)", "s.t!h(a,b:s2.t2(c))",
 	} {
 		f.Add(s)
 	}
@@ -68,6 +70,7 @@ func FuzzParseConditions(f *testing.F) {
 		`[{"operator":"eq","column":"status","value":"open","column_cast":"text","value_cast":"uuid"}]`,
 		`[{"eq_column":"status","eq_value":"open","operator":"eq","column":"status","value":"open"}]`,
 		`[{"operator":"or","value":"priority.eq.high,priority.eq.urgent"}]`,
+		`[{"operator":"or","value":"not.status.eq.draft,priority.eq.urgent"}]`,
 		`[{"operator":"not","value":[{"operator":"in","column":"a","value":[1,2]}]}]`,
 		`[{"operator":"is","column":"a","value":"null"},{"operator":"contains","column":"m","value":{"k":1}}]`,
 		`null`,
@@ -95,6 +98,7 @@ func FuzzDecodeFetch(f *testing.F) {
 		`{"table_name":"t","sort_by":{"field":"created_at","direction":"desc"},"orderBy":[{"column":"id","ascending":false}]}`,
 		`{"table_name":"t","current_page":2,"page_size":5,"count":"exact","head":true,"strip_nulls":true}`,
 		`{"table_name":"t","group_by":"day","time_granularity":"day","aggregation_column":"n","aggregation_strategy":"cumulative_sum"}`,
+		`{"table_name":"posts","select":{"id":true,"author":{"select":{"name":true},"via":"author_id","as":"w"},"u":{"schema":"s","select":{"id":true}}}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -68,8 +68,9 @@ func badSelectionIdentifier(s Selection) (string, bool) {
 	for _, it := range s.Items {
 		if it.Embed != nil {
 			e := it.Embed
-			if !ValidIdentifier(e.Target) || (e.Alias != "" && !ValidIdentifier(e.Alias)) || (e.Hint != "" && !ValidIdentifier(e.Hint)) {
-				return e.Target + "/" + e.Alias + "/" + e.Hint, true
+			if !ValidIdentifier(e.Target) || (e.Alias != "" && !ValidIdentifier(e.Alias)) || (e.Hint != "" && !ValidIdentifier(e.Hint)) ||
+				(e.Schema != "" && !ValidIdentifier(e.Schema)) {
+				return e.Schema + "/" + e.Target + "/" + e.Alias + "/" + e.Hint, true
 			}
 			if n, bad := badSelectionIdentifier(e.Selection); bad {
 				return n, true

@@ -152,9 +152,12 @@ type RPCRequest struct {
 	Selection Selection // projection over the function's result rows
 	Filters   []Condition
 	Count     CountMode
-	Limit     *int64
-	Offset    *int64
-	Sort      []Sort
+	// Head asks for the count only (spec §3.7): no rows, the count of
+	// every row the filters keep, whatever Count says.
+	Head   bool
+	Limit  *int64
+	Offset *int64
+	Sort   []Sort
 	// StripNulls drops null fields from result rows (X-Strip-Nulls).
 	StripNulls bool
 }

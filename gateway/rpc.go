@@ -66,6 +66,9 @@ func rpcFrom(p payload, lim Limits) (RPCRequest, error) {
 	if req.Count, err = p.count(); err != nil {
 		return RPCRequest{}, err
 	}
+	if req.Head, _, err = p.boolean("head"); err != nil {
+		return RPCRequest{}, err
+	}
 	if req.Limit, req.Offset, err = paging(p, lim); err != nil {
 		return RPCRequest{}, err
 	}
@@ -111,11 +114,14 @@ func checkArgNames(args map[string]any) error {
 }
 
 // RPCFromQuery builds an RPC request from GET /rpc/{function}?… (spec
-// §3.7). select, count, limit, offset and order are options; or/and take a
+// §3.7). select, count, head, limit, offset, order and schema are options
+// (the SDK's GET mode, src/gateway/client.ts buildRpcGetEndpoint, sends
+// each of them); or/and take a
 // filter expression ("(a.eq.1,b.eq.2)"). Every other key is an argument, or
 // a filter on the result when its value reads "op.value" (or
 // "not.op.value") with op one of eq neq gt gte lt lte like ilike is in cs cd:
-// age=gt.18, tags=in.(a,b). So an argument whose text starts with such a
+// age=gt.18, tags=in.(a,b) or tags=in.{a,b} (the SDK's spelling). So an
+// argument whose text starts with such a
 // prefix must be sent by POST. Filter values are taken literally (commas
 // included) except in-lists; "{a,b}" argument values are passed as text
 // (PostgreSQL array literal syntax). A key may repeat as filters; a plain
@@ -131,6 +137,14 @@ func RPCFromQuery(function string, q url.Values, lim Limits) (RPCRequest, error)
 	}
 	req.Args = map[string]any{}
 	req.Selection = Selection{Star: true}
+	if schemas := q["schema"]; len(schemas) > 0 {
+		if len(schemas) > 1 {
+			return RPCRequest{}, Errorf(code, "query parameter \"schema\" is repeated")
+		}
+		if req.Schema, req.Function, err = functionRef(function, schemas[0]); err != nil {
+			return RPCRequest{}, err
+		}
+	}
 
 	keys := make([]string, 0, len(q))
 	for k := range q {
@@ -143,7 +157,9 @@ func RPCFromQuery(function string, q url.Values, lim Limits) (RPCRequest, error)
 			continue
 		}
 		switch key {
-		case "select", "count", "limit", "offset", "order":
+		case "schema":
+			continue // read above: it qualifies the function
+		case "select", "count", "head", "limit", "offset", "order":
 			if len(vals) > 1 {
 				return RPCRequest{}, Errorf(code, "query parameter %q is repeated", key)
 			}
@@ -209,6 +225,12 @@ func rpcOption(req *RPCRequest, key, v string, lim Limits) error {
 	case "order":
 		req.Sort, err = parseOrder(v, code)
 		return err
+	case "head":
+		var ok bool
+		if req.Head, ok = asBool(v); !ok {
+			return Errorf(code, "head must be true or false, got %q", clip(v))
+		}
+		return nil
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil || n < 0 {
@@ -247,6 +269,11 @@ func queryFilter(cp *condParser, column, v string) (Condition, bool, error) {
 	c := Condition{Column: column, Op: op}
 	switch op {
 	case OpIn:
+		// The SDK writes the list as an array literal, in.{a,b}
+		// (toRpcFilterQueryValue); PostgREST as in.(a,b). Same items.
+		if len(rest) >= 2 && rest[0] == '{' && rest[len(rest)-1] == '}' {
+			rest = "(" + rest[1:len(rest)-1] + ")"
+		}
 		e := &exprParser{cp: cp, s: rest}
 		items, err := e.inList(column)
 		if err == nil && !e.eof() {

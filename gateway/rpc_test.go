@@ -19,6 +19,8 @@ func TestDecodeRPC(t *testing.T) {
 			RPCRequest{Schema: "s", Function: "f", Args: map[string]any{"a": "x"}, Selection: star}},
 		{"qualified, no args", `{"function":"s.f"}`,
 			RPCRequest{Schema: "s", Function: "f", Args: map[string]any{}, Selection: star}},
+		{"head", `{"function":"f","args":{"p":[1,{"a":2}]},"count":"exact","head":true}`,
+			RPCRequest{Function: "f", Args: map[string]any{"p": []any{num("1"), map[string]any{"a": num("2")}}}, Selection: star, Count: CountExact, Head: true}},
 	}
 	for _, tt := range tests {
 		got, err := DecodeRPC([]byte(tt.give), Limits{})
@@ -81,6 +83,14 @@ func TestRPCFromQuery(t *testing.T) {
 			RPCRequest{Function: "f", Args: map[string]any{}, Selection: star, Filters: []Condition{{Group: GroupOr, Children: []Condition{leaf("a", OpEq, "1"), leaf("b", OpEq, "2")}}}}},
 		{"arg with dot but no operator", "version=1.2.3",
 			RPCRequest{Function: "f", Args: map[string]any{"version": "1.2.3"}, Selection: star}},
+		// the SDK's GET mode: schema and head are options, in-lists are {a,b}
+		{"sdk options", "schema=app&head=true&count=exact&n=1",
+			RPCRequest{Schema: "app", Function: "f", Args: map[string]any{"n": "1"}, Selection: star, Count: CountExact, Head: true}},
+		{"sdk in-list", "tags=in.{a,\"b,c\"}&ids=in.{}",
+			RPCRequest{Function: "f", Args: map[string]any{}, Selection: star, Filters: []Condition{
+				leaf("ids", OpIn, []any{}),
+				leaf("tags", OpIn, []any{"a", "b,c"}),
+			}}},
 	}
 	for _, tt := range tests {
 		q, err := url.ParseQuery(tt.give)
@@ -120,6 +130,11 @@ func TestRPCFromQueryErrors(t *testing.T) {
 		{"f", "x=in.(a,b", Limits{}, CodeInvalidFetchCondition, "missing ')'"},
 		{"f", "x=in.a", Limits{}, CodeInvalidConditionValue, "needs a list"},
 		{"f", "or=(a.eqq.1)", Limits{}, CodeInvalidFetchCondition, `unknown operator "eqq"`},
+		{"f", "head=maybe", Limits{}, CodeInvalidRPCPayload, `head must be true or false, got "maybe"`},
+		{"f", "schema=a%3Bb", Limits{}, CodeInvalidRPCPayload, `invalid schema name "a;b"`},
+		{"f", "schema=a&schema=b", Limits{}, CodeInvalidRPCPayload, `"schema" is repeated`},
+		{"s.f", "schema=t", Limits{}, CodeInvalidRPCPayload, "is schema-qualified"},
+		{"f", "x=in.{a", Limits{}, CodeInvalidConditionValue, "needs a list"},
 	}
 	for _, tt := range tests {
 		q, err := url.ParseQuery(tt.give)

@@ -14,6 +14,7 @@ type Selection struct {
 //	"author:author_id(name)"→ Embed{Target "author_id", Alias "author", ...}
 //	"comments(body)"        → Embed{Target "comments", ...}
 //	"users!author_id(name)" → Embed{Target "users", Hint "author_id"}
+//	"user:athena.user(id)"  → Embed{Target "user", Schema "athena", Alias "user"}
 type SelectItem struct {
 	Column string
 	Alias  string
@@ -24,9 +25,13 @@ type SelectItem struct {
 // the related table's name or the name of the foreign-key column on this
 // table; Hint disambiguates when several keys link the same tables. The
 // builder resolves it: a key from this table to Target is to-one (object or
-// null); a key from Target to this table is to-many (array).
+// null); a key from Target to this table is to-many (array). Schema, when
+// set, is the schema of the embedded table: only keys to or from a table of
+// that schema match (the SDK's `.include()` on a model with a schema and
+// the object form's `schema` key produce it).
 type Embed struct {
 	Target    string
+	Schema    string
 	Hint      string
 	Alias     string
 	Selection Selection

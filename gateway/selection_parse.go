@@ -10,6 +10,7 @@ import (
 //
 //	list  := item (',' item)*            (spaces allowed around commas)
 //	item  := '*' | [alias ':'] name ['!' hint] ['(' list ')']
+//	       | [alias ':'] schema '.' table ['!' hint] '(' list ')'
 //
 // "" and "*" select every column (Star). '*' next to other items keeps
 // Star set and adds them, e.g. "*,author(name)" is every column plus an
@@ -114,62 +115,81 @@ func (p *selParser) name() string {
 	return p.s[start:p.pos]
 }
 
-// head parses [alias ':'] name ['!' hint].
-func (p *selParser) head() (alias, name, hint string, err error) {
+// selHead is the part of an item before its embedded list.
+type selHead struct {
+	alias, schema, name, hint string
+}
+
+// head parses [alias ':'] [schema '.'] name ['!' hint]. A schema is only
+// legal on an embed (item checks that): columns are never qualified.
+func (p *selParser) head() (selHead, error) {
+	var h selHead
 	start := p.pos
-	name = p.name()
+	name := p.name()
 	if name == "" {
 		if p.eof() {
-			return "", "", "", p.errorAt(p.pos, "expected a column name")
+			return selHead{}, p.errorAt(p.pos, "expected a column name")
 		}
-		return "", "", "", p.errorAt(p.pos, "expected a column name but found %q", string(p.peek()))
+		return selHead{}, p.errorAt(p.pos, "expected a column name but found %q", string(p.peek()))
 	}
 	if !p.eof() && p.peek() == ':' {
 		if p.pos+1 < len(p.s) && p.s[p.pos+1] == ':' {
-			return "", "", "", p.errorAt(p.pos, "casts (::) are not supported in select")
+			return selHead{}, p.errorAt(p.pos, "casts (::) are not supported in select")
 		}
 		if !ValidIdentifier(name) {
-			return "", "", "", p.errorAt(start, "invalid alias %q", clip(name))
+			return selHead{}, p.errorAt(start, "invalid alias %q", clip(name))
 		}
-		alias = name
+		h.alias = name
 		p.pos++
 		start = p.pos
 		name = p.name()
 		if name == "" {
-			return "", "", "", p.errorAt(p.pos, "expected a column name after alias %q", alias)
+			return selHead{}, p.errorAt(p.pos, "expected a column name after alias %q", h.alias)
 		}
 	}
-	if !ValidIdentifier(name) {
-		return "", "", "", p.errorAt(start, "invalid column name %q", clip(name))
+	if schema, table, ok := strings.Cut(name, "."); ok && ValidIdentifier(schema) && ValidIdentifier(table) {
+		h.schema, name = schema, table
+	} else if !ValidIdentifier(name) {
+		return selHead{}, p.errorAt(start, "invalid column name %q", clip(name))
 	}
+	h.name = name
 	if !p.eof() && p.peek() == '!' {
 		p.pos++
 		hstart := p.pos
-		hint = p.name()
-		if !ValidIdentifier(hint) {
-			return "", "", "", p.errorAt(hstart, "invalid embed hint %q", clip(hint))
+		h.hint = p.name()
+		if !ValidIdentifier(h.hint) {
+			return selHead{}, p.errorAt(hstart, "invalid embed hint %q", clip(h.hint))
 		}
 	}
 	if !p.eof() && p.peek() == ':' {
 		if p.pos+1 < len(p.s) && p.s[p.pos+1] == ':' {
-			return "", "", "", p.errorAt(p.pos, "casts (::) are not supported in select")
+			return selHead{}, p.errorAt(p.pos, "casts (::) are not supported in select")
 		}
-		return "", "", "", p.errorAt(p.pos, "unexpected ':' after %q", name)
+		return selHead{}, p.errorAt(p.pos, "unexpected ':' after %q", name)
 	}
-	return alias, name, hint, nil
+	return h, nil
+}
+
+// embed is the embed this head names, over selection sub.
+func (h selHead) embed(sub Selection) *Embed {
+	return &Embed{Target: h.name, Schema: h.schema, Hint: h.hint, Alias: h.alias, Selection: sub}
 }
 
 // item parses one column or embed.
 func (p *selParser) item(depth int) (SelectItem, error) {
-	alias, name, hint, err := p.head()
+	start := p.pos
+	h, err := p.head()
 	if err != nil {
 		return SelectItem{}, err
 	}
 	if p.eof() || p.peek() != '(' {
-		if hint != "" {
-			return SelectItem{}, p.errorAt(p.pos, "hint %q needs an embedded list, as in %s!%s(…)", hint, name, hint)
+		if h.hint != "" {
+			return SelectItem{}, p.errorAt(p.pos, "hint %q needs an embedded list, as in %s!%s(…)", h.hint, h.name, h.hint)
 		}
-		return SelectItem{Column: name, Alias: alias}, nil
+		if h.schema != "" {
+			return SelectItem{}, p.errorAt(start, "invalid column name %q: only an embedded table is schema-qualified, as in %s.%s(…)", h.schema+"."+h.name, h.schema, h.name)
+		}
+		return SelectItem{Column: h.name, Alias: h.alias}, nil
 	}
 	open := p.pos
 	if depth+1 > maxSelectionDepth {
@@ -187,7 +207,7 @@ func (p *selParser) item(depth int) (SelectItem, error) {
 		}
 	}
 	p.pos++ // ')'
-	return SelectItem{Embed: &Embed{Target: name, Hint: hint, Alias: alias, Selection: sub}}, nil
+	return SelectItem{Embed: h.embed(sub)}, nil
 }
 
 // selectionJSON decodes a `columns`/`select` field given as JSON:
@@ -196,11 +216,13 @@ func (p *selParser) item(depth int) (SelectItem, error) {
 //   - an array of strings: each element parsed as a list, results joined
 //     (["id","author(name)"] and ["id,name"] both work);
 //   - an object (the "nested object form"), keys in document order. Each key
-//     is "[alias:]name[!hint]"; its value says what to take:
+//     is "[alias:][schema.]name[!hint]"; its value says what to take:
 //     true → the column; false or null → skipped;
 //     a string or array → an embed of that relation with that selection;
-//     an object with a "select" key → an embed whose selection is that
-//     value (any of these forms), e.g. {"author":{"select":{"name":true}}};
+//     an object with a "select" key → the SDK's relation node: an embed
+//     whose selection is that value (any of these forms), with optional
+//     "via", "as" and "schema" (see relationNode), e.g.
+//     {"author":{"select":{"name":true},"via":"author_id"}};
 //     any other object → an embed whose selection is the object itself,
 //     e.g. {"author":{"name":true}}.
 //     {"*": true} selects every column.
@@ -276,7 +298,7 @@ func selectionObject(members []member, code Code, depth int) (Selection, error) 
 			continue
 		}
 		hp := &selParser{s: m.Key, code: code}
-		alias, name, hint, err := hp.head()
+		h, err := hp.head()
 		if err != nil {
 			return Selection{}, err
 		}
@@ -288,20 +310,17 @@ func selectionObject(members []member, code Code, depth int) (Selection, error) 
 			if err != nil {
 				return Selection{}, err
 			}
-			subRaw := m.Value
-			for _, im := range inner {
-				if im.Key == "select" {
-					subRaw = im.Value
-					if isNull(subRaw) {
-						subRaw = json.RawMessage(`"*"`)
-					}
+			if hasMember(inner, "select") {
+				if item, err = relationNode(h, m.Key, inner, code, depth); err != nil {
+					return Selection{}, err
 				}
+			} else {
+				sub, err := selectionJSON(m.Value, code, depth+1)
+				if err != nil {
+					return Selection{}, err
+				}
+				item = SelectItem{Embed: h.embed(sub)}
 			}
-			sub, err := selectionJSON(subRaw, code, depth+1)
-			if err != nil {
-				return Selection{}, err
-			}
-			item = SelectItem{Embed: &Embed{Target: name, Hint: hint, Alias: alias, Selection: sub}}
 		} else {
 			v, err := decodeJSON(m.Value)
 			if err != nil {
@@ -314,16 +333,19 @@ func selectionObject(members []member, code Code, depth int) (Selection, error) 
 				if !t {
 					continue
 				}
-				if hint != "" {
+				if h.hint != "" {
 					return Selection{}, Errorf(code, "select key %q has a hint but no embedded selection", clip(m.Key))
 				}
-				item = SelectItem{Column: name, Alias: alias}
+				if h.schema != "" {
+					return Selection{}, Errorf(code, "select key %q is schema-qualified but has no embedded selection", clip(m.Key))
+				}
+				item = SelectItem{Column: h.name, Alias: h.alias}
 			case string, []any:
 				sub, err := selectionJSON(m.Value, code, depth+1)
 				if err != nil {
 					return Selection{}, err
 				}
-				item = SelectItem{Embed: &Embed{Target: name, Hint: hint, Alias: alias, Selection: sub}}
+				item = SelectItem{Embed: h.embed(sub)}
 			default:
 				return Selection{}, Errorf(code, "select key %q takes true, a selection or an object, got %s", clip(m.Key), jsonKind(v))
 			}
@@ -339,6 +361,104 @@ func selectionObject(members []member, code Code, depth int) (Selection, error) 
 		return Selection{}, Errorf(code, "select object selects nothing")
 	}
 	return sel, nil
+}
+
+func hasMember(members []member, key string) bool {
+	for _, m := range members {
+		if m.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// relationNode maps one relation node of the SDK's object select
+// (src/query-ast.ts AthenaRelationSelectNode): {"select": …, "as", "via",
+// "schema"}. As the SDK compiles it to a string token
+// ("[as:][schema.]via(select)"), so do we:
+//   - via is what the relation goes through (a foreign-key column of this
+//     table, or the related table's name, "schema.table" allowed); the key
+//     then stays the output name;
+//   - as renames the output key;
+//   - schema qualifies the related table.
+//
+// where, orderBy, limit and offset inside a relation would narrow the
+// embedded rows; they are refused, never ignored.
+func relationNode(h selHead, key string, members []member, code Code, depth int) (SelectItem, error) {
+	var subRaw json.RawMessage
+	var as, via, schema string
+	for _, m := range members {
+		switch m.Key {
+		case "select":
+			subRaw = m.Value
+			if isNull(subRaw) {
+				subRaw = json.RawMessage(`"*"`)
+			}
+		case "as", "via", "schema":
+			v, err := decodeJSON(m.Value)
+			if err != nil {
+				return SelectItem{}, err
+			}
+			str, ok := v.(string)
+			if !ok && v != nil {
+				return SelectItem{}, Errorf(code, "select %q: %s must be a string, got %s", clip(key), m.Key, jsonKind(v))
+			}
+			str = strings.TrimSpace(str)
+			switch m.Key {
+			case "as":
+				as = str
+			case "via":
+				via = str
+			default:
+				schema = str
+			}
+		case "where", "orderBy", "limit", "offset":
+			return SelectItem{}, Errorf(code, "select %q: %s inside an embedded relation is not supported", clip(key), m.Key)
+		default:
+			return SelectItem{}, Errorf(code, "select %q: unknown relation key %q (expected select, as, via or schema)", clip(key), clip(m.Key))
+		}
+	}
+	sub, err := selectionJSON(subRaw, code, depth+1)
+	if err != nil {
+		return SelectItem{}, err
+	}
+	e := h.embed(sub)
+	if via != "" {
+		vp := &selParser{s: via, code: code}
+		vh, err := vp.head()
+		if err != nil || !vp.eof() || vh.alias != "" {
+			return SelectItem{}, Errorf(code, "select %q: invalid via %q (a column or table name)", clip(key), clip(via))
+		}
+		if e.Alias == "" {
+			e.Alias = h.name // the property key stays the output name
+		}
+		e.Target = vh.name
+		if vh.hint != "" {
+			e.Hint = vh.hint
+		}
+		if vh.schema != "" {
+			if e.Schema != "" && e.Schema != vh.schema {
+				return SelectItem{}, Errorf(code, "select %q: via %q names another schema than %q", clip(key), clip(via), e.Schema)
+			}
+			e.Schema = vh.schema
+		}
+	}
+	if schema != "" {
+		if !ValidIdentifier(schema) {
+			return SelectItem{}, Errorf(code, "select %q: invalid schema name %q", clip(key), clip(schema))
+		}
+		if e.Schema != "" && e.Schema != schema {
+			return SelectItem{}, Errorf(code, "select %q is qualified with schema %q; schema %q contradicts it", clip(key), e.Schema, clip(schema))
+		}
+		e.Schema = schema
+	}
+	if as != "" {
+		if !ValidIdentifier(as) {
+			return SelectItem{}, Errorf(code, "select %q: invalid alias %q", clip(key), clip(as))
+		}
+		e.Alias = as
+	}
+	return SelectItem{Embed: e}, nil
 }
 
 // plainSelection refuses embeds where only columns make sense (RETURNING,

@@ -46,6 +46,12 @@ func TestParseSelection(t *testing.T) {
 			}}),
 		}}},
 		{"comments()", Selection{Items: []SelectItem{embed("comments", "", "", star)}}},
+		// the SDK's .include() on a model with a schema
+		{"user_id,user:athena.user(id)", Selection{Items: []SelectItem{
+			col("user_id"),
+			{Embed: &Embed{Target: "user", Schema: "athena", Alias: "user", Selection: cols("id")}},
+		}}},
+		{"aux.profiles!fk(*)", Selection{Items: []SelectItem{{Embed: &Embed{Target: "profiles", Schema: "aux", Hint: "fk", Selection: star}}}}},
 	}
 	for _, tt := range tests {
 		got, err := ParseSelection(tt.give)
@@ -83,6 +89,10 @@ func TestParseSelectionErrors(t *testing.T) {
 		{"1a", `invalid column name "1a"`},
 		{"a:b:c", `unexpected ':' after "b"`},
 		{"a:b::int", "casts (::)"},
+		{"public.users", "only an embedded table is schema-qualified"},
+		{"a.b.c(x)", `invalid column name "a.b.c"`},
+		{"a.(x)", `invalid column name "a."`},
+		{`a".b(x)`, `invalid column name "a\".b"`},
 		{strings.Repeat("a(", 40) + "b" + strings.Repeat(")", 40), "nested deeper than"},
 	}
 	for _, tt := range tests {
@@ -108,6 +118,16 @@ func TestSelectionJSON(t *testing.T) {
 		{`{"writer:users!author_id":{"name":true}}`, Selection{Items: []SelectItem{embed("users", "writer", "author_id", cols("name"))}}},
 		{`{"nick:name":true}`, Selection{Items: []SelectItem{{Column: "name", Alias: "nick"}}}},
 		{`{"author":{"select":null}}`, Selection{Items: []SelectItem{embed("author", "", "", star)}}},
+		// the SDK's relation nodes (src/query-ast.ts compileRelationToken)
+		{`{"id":true,"author":{"select":{"name":true},"via":"author_id"}}`, Selection{Items: []SelectItem{
+			col("id"), embed("author_id", "author", "", cols("name")),
+		}}},
+		{`{"author":{"select":{"name":true},"via":"author_id","as":"writer"}}`, Selection{Items: []SelectItem{embed("author_id", "writer", "", cols("name"))}}},
+		{`{"comments":{"select":{"body":true},"as":"replies"}}`, Selection{Items: []SelectItem{embed("comments", "replies", "", cols("body"))}}},
+		{`{"user":{"schema":"athena","select":{"id":true}}}`, Selection{Items: []SelectItem{{Embed: &Embed{Target: "user", Schema: "athena", Selection: cols("id")}}}}},
+		{`{"owner":{"select":{"id":true},"via":"athena.user"}}`, Selection{Items: []SelectItem{{Embed: &Embed{Target: "user", Schema: "athena", Alias: "owner", Selection: cols("id")}}}}},
+		{`{"athena.user":{"select":{"id":true},"as":"u"}}`, Selection{Items: []SelectItem{{Embed: &Embed{Target: "user", Schema: "athena", Alias: "u", Selection: cols("id")}}}}},
+		{`{"author":{"select":{"name":true},"via":"author_id","schema":"s"}}`, Selection{Items: []SelectItem{{Embed: &Embed{Target: "author_id", Schema: "s", Alias: "author", Selection: cols("name")}}}}},
 	}
 	for _, tt := range tests {
 		got, err := selectionJSON(json.RawMessage(tt.give), CodeInvalidFetchPayload, 0)
@@ -134,6 +154,15 @@ func TestSelectionJSON(t *testing.T) {
 		{`{"*":5}`, `select key "*" takes true`},
 		{`{"x":true,"x:y":true}`, `duplicate output name "x"`},
 		{`{"a!h":true}`, "has a hint but no embedded selection"},
+		{`{"s.a":true}`, "is schema-qualified but has no embedded selection"},
+		{`{"a":{"select":{"x":true},"via":"b;c"}}`, `invalid via "b;c"`},
+		{`{"a":{"select":{"x":true},"via":5}}`, "via must be a string"},
+		{`{"a":{"select":{"x":true},"schema":"s\"x"}}`, "invalid schema name"},
+		{`{"a":{"select":{"x":true},"as":"a b"}}`, "invalid alias"},
+		{`{"s.a":{"select":{"x":true},"schema":"t"}}`, `contradicts it`},
+		{`{"a":{"select":{"x":true},"where":{"x":1}}}`, "where inside an embedded relation is not supported"},
+		{`{"a":{"select":{"x":true},"limit":1}}`, "limit inside an embedded relation is not supported"},
+		{`{"a":{"select":{"x":true},"viaa":"b"}}`, `unknown relation key "viaa"`},
 	}
 	for _, tt := range bad {
 		_, err := selectionJSON(json.RawMessage(tt.give), CodeInvalidFetchPayload, 0)

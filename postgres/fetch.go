@@ -463,10 +463,15 @@ type relation struct {
 //   - otherwise keys from the parent to a table named Target (to-one) and
 //     from a table named Target to the parent (to-many).
 //
-// Hint (a constraint name or a referencing column) picks among several.
+// Schema, when set, keeps only keys whose embedded table is in that schema
+// ("athena.users(…)" picks athena.users over public.users). Hint (a
+// constraint name or a referencing column) picks among several.
 func resolveEmbed(m *tableMeta, e *gateway.Embed) (relation, error) {
 	if !gateway.ValidIdentifier(e.Target) {
 		return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload, "invalid embed target %q", e.Target)
+	}
+	if e.Schema != "" && !gateway.ValidIdentifier(e.Schema) {
+		return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload, "invalid embed schema %q", e.Schema)
 	}
 	if e.Hint != "" && !gateway.ValidIdentifier(e.Hint) {
 		return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload, "invalid embed hint %q", e.Hint)
@@ -477,25 +482,34 @@ func resolveEmbed(m *tableMeta, e *gateway.Embed) (relation, error) {
 		}
 		return fk.Name == e.Hint || contains(fk.Columns, e.Hint)
 	}
+	inSchema := func(schema string) bool { return e.Schema == "" || schema == e.Schema }
+	target := e.Target
+	if e.Schema != "" {
+		target = e.Schema + "." + e.Target
+	}
 	var cands []relation
 	if _, isCol := m.column(e.Target); isCol {
 		for _, fk := range m.outgoing {
-			if contains(fk.Columns, e.Target) && matchHint(fk) {
+			if contains(fk.Columns, e.Target) && matchHint(fk) && inSchema(fk.RefSchema) {
 				cands = append(cands, relation{fk: fk, toOne: true})
 			}
 		}
 		if len(cands) == 0 {
+			if e.Schema != "" {
+				return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload,
+					"column %q of %q is not a foreign key to a table of schema %q", e.Target, m.Name, e.Schema)
+			}
 			return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload,
 				"column %q of %q is not a foreign key, so it cannot be embedded", e.Target, m.Name)
 		}
 	} else {
 		for _, fk := range m.outgoing {
-			if fk.RefTable == e.Target && matchHint(fk) {
+			if fk.RefTable == e.Target && inSchema(fk.RefSchema) && matchHint(fk) {
 				cands = append(cands, relation{fk: fk, toOne: true})
 			}
 		}
 		for _, fk := range m.incoming {
-			if fk.Table == e.Target && matchHint(fk) {
+			if fk.Table == e.Target && inSchema(fk.Schema) && matchHint(fk) {
 				cands = append(cands, relation{fk: fk, toOne: false})
 			}
 		}
@@ -503,7 +517,7 @@ func resolveEmbed(m *tableMeta, e *gateway.Embed) (relation, error) {
 	switch len(cands) {
 	case 0:
 		return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload,
-			"could not find a relationship between %q and %q", m.Name, e.Target)
+			"could not find a relationship between %q and %q", m.Name, target)
 	case 1:
 		return cands[0], nil
 	}
@@ -513,11 +527,11 @@ func resolveEmbed(m *tableMeta, e *gateway.Embed) (relation, error) {
 		if !c.toOne {
 			dir = "to-many"
 		}
-		names[i] = fmt.Sprintf("%s (%s, %s.%s)", c.fk.Name, dir, c.fk.Table, strings.Join(c.fk.Columns, ","))
+		names[i] = fmt.Sprintf("%s (%s, %s.%s.%s)", c.fk.Name, dir, c.fk.Schema, c.fk.Table, strings.Join(c.fk.Columns, ","))
 	}
 	return relation{}, gateway.Errorf(gateway.CodeInvalidFetchPayload,
 		"more than one relationship between %q and %q: %s; pick one with a hint such as %s!%s",
-		m.Name, e.Target, strings.Join(names, "; "), e.Target, cands[0].fk.Name)
+		m.Name, target, strings.Join(names, "; "), target, cands[0].fk.Name)
 }
 
 func contains(list []string, s string) bool {

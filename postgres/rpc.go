@@ -18,7 +18,11 @@ import (
 // fixed guesses, not estimates. The count and the rows come from one
 // MATERIALIZED evaluation of the function, so a volatile function runs once.
 func (db *DB) RPC(ctx context.Context, req gateway.RPCRequest) (gateway.RPCResult, error) {
-	q, err := buildRPC(req)
+	arrays, err := db.rpcArrayArgs(ctx, req)
+	if err != nil {
+		return gateway.RPCResult{}, err
+	}
+	q, err := buildRPC(req, arrays)
 	if err != nil {
 		return gateway.RPCResult{}, err
 	}
@@ -31,7 +35,65 @@ func (db *DB) RPC(ctx context.Context, req gateway.RPCRequest) (gateway.RPCResul
 	return gateway.RPCResult{Rows: rows, Count: count}, nil
 }
 
-func buildRPC(req gateway.RPCRequest) (sqlText, error) {
+// rpcArgKindsSQL lists the declared kind of each named input argument of
+// the functions called $1 (in schema $2, or on the search_path when $2 is
+// empty, as the call resolves them) among the names $3: 'array' for an
+// array type, 'json' for json and jsonb, 'other' for anything else.
+const rpcArgKindsSQL = `
+SELECT coalesce(array_agg(name), '{}'), coalesce(array_agg(kind), '{}') FROM (
+  SELECT DISTINCT a.name,
+    CASE WHEN t.typcategory = 'A' THEN 'array'
+         WHEN t.oid IN ('json'::regtype, 'jsonb'::regtype) THEN 'json'
+         ELSE 'other' END AS kind
+  FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace
+  CROSS JOIN LATERAL unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]), p.proargnames, p.proargmodes) AS a(typ, name, mode)
+  JOIN pg_type t ON t.oid = a.typ
+  WHERE p.proname = $1
+    AND CASE WHEN $2 = '' THEN n.nspname = ANY (current_schemas(false)) ELSE n.nspname = $2 END
+    AND coalesce(a.mode, 'i') IN ('i', 'b', 'v')
+    AND a.name = ANY ($3)
+) k`
+
+// rpcArrayArgs returns the arguments given as JSON arrays whose parameter
+// is declared with an array type: those are bound as array literals, every
+// other array (json, jsonb, or a parameter overloads disagree on) as JSON
+// text. A JSON array means either, so the function's declared types decide,
+// not the value. The catalog is read only when some argument is an array,
+// so ordinary calls keep their single round trip.
+func (db *DB) rpcArrayArgs(ctx context.Context, req gateway.RPCRequest) (map[string]bool, error) {
+	var names []string
+	for k, v := range req.Args {
+		if _, ok := v.([]any); ok {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	var argNames, kinds []string
+	err := db.exec(ctx, stmt{rpcArgKindsSQL, []any{req.Function, req.Schema, names}, func(r pgx.Row) error {
+		return r.Scan(&argNames, &kinds)
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("rpc argument types: %w", err)
+	}
+	seen := map[string]int{}
+	for _, n := range argNames {
+		seen[n]++
+	}
+	arrays := map[string]bool{}
+	for i, n := range argNames {
+		if kinds[i] == "array" && seen[n] == 1 {
+			arrays[n] = true
+		}
+	}
+	return arrays, nil
+}
+
+// buildRPC builds the call; arrays names the arguments bound as array
+// literals (see rpcArrayArgs).
+func buildRPC(req gateway.RPCRequest, arrays map[string]bool) (sqlText, error) {
 	const code = gateway.CodeInvalidRPCPayload
 	if !gateway.ValidIdentifier(req.Function) {
 		return sqlText{}, gateway.Errorf(code, "invalid function name %q", req.Function)
@@ -71,7 +133,13 @@ func buildRPC(req gateway.RPCRequest) (sqlText, error) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			v, err := textValue(req.Args[k])
+			var v any
+			var err error
+			if arr, ok := req.Args[k].([]any); ok && arrays[k] {
+				v, err = arrayLiteral(arr)
+			} else {
+				v, err = textValue(req.Args[k])
+			}
 			if err != nil {
 				return gateway.Errorf(code, "argument %q: %v", k, err)
 			}
@@ -86,6 +154,18 @@ func buildRPC(req gateway.RPCRequest) (sqlText, error) {
 	cond := s
 	cond.code = gateway.CodeInvalidFetchCondition
 
+	if req.Head {
+		// Count only: the rows are never rendered.
+		b.WriteString("WITH _f AS MATERIALIZED (SELECT * FROM ")
+		if err := call(); err != nil {
+			return sqlText{}, err
+		}
+		if err := b.where(cond, req.Filters); err != nil {
+			return sqlText{}, err
+		}
+		b.WriteString(") SELECT '[]'::json, (SELECT count(*) FROM _f)")
+		return sqlText{strings.Clone(b.String()), b.args}, nil
+	}
 	if req.Count == gateway.CountNone {
 		b.WriteString("SELECT coalesce(json_agg(" + rowJSON("_r", req.StripNulls) + "), '[]'), NULL::bigint FROM (SELECT ")
 		b.WriteString(cols)
