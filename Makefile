@@ -61,7 +61,8 @@ lint:
 tidy:
 	$(GO) mod tidy
 
-# Leaves .athena/ (the dev PostgreSQL cluster and its data) alone.
+# Leaves the dev PostgreSQL cluster and its data alone (.athena/pg, or as root
+# /var/lib/athena-dev/<hash> when the postgres user cannot reach .athena/).
 clean:
 	rm -rf bin/ coverage*
 	$(GO) clean -testcache
