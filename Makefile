@@ -24,9 +24,12 @@ FUZZ_TARGETS := \
 build:
 	$(GO) build -o $(BIN) ./cmd/athena
 
+# Flags for `athena dev`, e.g. make run ARGS='-pg-port 55433 -port 4053'.
+ARGS ?=
+
 # Gateway, worker, embedded Temporal and a project-local PostgreSQL in .athena/ (see devstack/).
 run: build
-	./$(BIN) dev
+	./$(BIN) dev $(ARGS)
 
 # Start (or install, when root) PostgreSQL and Redis on loopback for the tests.
 services:
@@ -58,7 +61,8 @@ lint:
 tidy:
 	$(GO) mod tidy
 
-# Leaves .athena/ (the dev PostgreSQL cluster and its data) alone.
+# Leaves the dev PostgreSQL cluster and its data alone (.athena/pg, or as root
+# /var/lib/athena-dev/<hash> when the postgres user cannot reach .athena/).
 clean:
 	rm -rf bin/ coverage*
 	$(GO) clean -testcache

@@ -19,14 +19,22 @@ type Role = fx.Option
 // from (as cmd/athena's bad flags).
 const exitUsage = 2
 
-// Run starts role, waits for SIGINT/SIGTERM (handled once: a second signal
-// kills the process the default way) or a fatal failure reported through
+// Run starts role, waits for SIGINT/SIGTERM (handled once: later signals
+// do not interrupt the stop) or a fatal failure reported through
 // fx.Shutdowner (the HTTP server or the Temporal worker stopped), stops it
 // and returns the process exit code.
 func Run(role Role, log *slog.Logger, stderr io.Writer) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+	// Stop, not Reset: a caller's own handler (athena dev keeps its cleanup
+	// safe from a second Ctrl-C) stays in place.
+	defer signal.Stop(sig)
+	return run(role, log, stderr, sig)
+}
+
+// RunSignals is Run for a caller that owns the process's signal handling:
+// the role stops at the first value received on sig.
+func RunSignals(role Role, log *slog.Logger, stderr io.Writer, sig <-chan os.Signal) int {
 	return run(role, log, stderr, sig)
 }
 

@@ -260,3 +260,116 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeDemoSeeded: the init script gives the compose demo database the
+// schema and rows `make run` seeds, which the README's examples use.
+func TestComposeDemoSeeded(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "deploy", "postgres-init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sql := string(raw)
+	cfg := mountedConfig(t, readCompose(t).Services["athena"])
+	u, err := url.Parse(cfg.Clients["demo"].URI)
+	if err != nil {
+		t.Fatalf("postgres_clients.demo: %v", err)
+	}
+	demoDB := strings.TrimPrefix(u.Path, "/")
+	for _, want := range []string{
+		"CREATE DATABASE " + demoDB + ";",
+		"\n\\connect " + demoDB + "\n",
+		strings.TrimSpace(demoSchema),
+		strings.TrimSpace(demoRows),
+	} {
+		if !strings.Contains(sql, want) {
+			t.Errorf("deploy/postgres-init.sql: want it to contain %.80q", want)
+		}
+	}
+	// The demo rows go into the demo database, after \connect.
+	if strings.Index(sql, "\\connect "+demoDB) > strings.Index(sql, strings.TrimSpace(demoSchema)) {
+		t.Error("deploy/postgres-init.sql: the demo schema comes before \\connect " + demoDB)
+	}
+	logging := mountedConfig(t, readCompose(t).Services["athena"]).Clients[cfg.ControlPlane.Client].URI
+	if lu, err := url.Parse(logging); err != nil || !strings.Contains(sql, "CREATE DATABASE "+strings.TrimPrefix(lu.Path, "/")+";") {
+		t.Errorf("deploy/postgres-init.sql: want it to create the logging database of %q", logging)
+	}
+}
+
+// TestComposeRedis: the gateway's cache points at the compose Redis, and the
+// services using it wait for it.
+func TestComposeRedis(t *testing.T) {
+	f := readCompose(t)
+	for _, name := range []string{"athena", "athena-worker"} {
+		svc := f.Services[name]
+		cfg := mountedConfig(t, svc)
+		u, err := url.Parse(cfg.Redis.URL)
+		if err != nil || u.Scheme != "redis" {
+			t.Errorf("%s: redis.url: got %q, want a redis:// URL", name, cfg.Redis.URL)
+			continue
+		}
+		if _, ok := f.Services[u.Hostname()]; !ok {
+			t.Errorf("%s: redis.url host %q is not a compose service", name, u.Hostname())
+			continue
+		}
+		if cond := svc.dependencies(t)[u.Hostname()]; cond != "service_healthy" {
+			t.Errorf("%s depends_on %s: got condition %q, want service_healthy", name, u.Hostname(), cond)
+		}
+	}
+}
+
+// TestComposeAdminKey: the gateway has an admin key, taken from the
+// environment, with a default that says it is for development only.
+func TestComposeAdminKey(t *testing.T) {
+	got := readCompose(t).Services["athena"].Environment["ATHENA_ADMIN_KEY"]
+	m := regexp.MustCompile(`^\$\{ATHENA_ADMIN_KEY:-([^}]+)\}$`).FindStringSubmatch(got)
+	if m == nil {
+		t.Fatalf("athena environment ATHENA_ADMIN_KEY: got %q, want ${ATHENA_ADMIN_KEY:-<dev default>}", got)
+	}
+	if def := m[1]; !strings.Contains(def, "dev") || !strings.Contains(def, "change-me") || len(def) < 16 {
+		t.Errorf("ATHENA_ADMIN_KEY default: got %q, want a long value saying it is a dev default to change", def)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), m[1]) {
+		t.Errorf("README.md: want it to document the compose admin key default %q", m[1])
+	}
+}
+
+// TestComposeCommentsCiteFiles: every file a comment of docker-compose.yml
+// or deploy/ names exists in the repository.
+func TestComposeCommentsCiteFiles(t *testing.T) {
+	fileRef := regexp.MustCompile(`[\w./-]+\.(?:md|ya?ml|sql|sh|json|go)\b`)
+	sources := []string{"docker-compose.yml"}
+	deploy, err := filepath.Glob(filepath.Join("..", "deploy", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deploy {
+		sources = append(sources, filepath.Join("deploy", filepath.Base(d)))
+	}
+	for _, src := range sources {
+		raw, err := os.ReadFile(filepath.Join("..", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(raw), "\n") {
+			_, comment, ok := strings.Cut(line, "#")
+			if strings.HasSuffix(src, ".sql") {
+				_, comment, ok = strings.Cut(line, "--")
+			}
+			if !ok {
+				continue
+			}
+			for _, ref := range fileRef.FindAllString(comment, -1) {
+				if strings.HasPrefix(ref, "/") { // a path inside a container
+					continue
+				}
+				if _, err := os.Stat(filepath.Join("..", ref)); err != nil {
+					t.Errorf("%s:%d cites %s: not in the repository", src, i+1, ref)
+				}
+			}
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +36,12 @@ const DefaultPostgresPort = 55432
 // DefaultPostgresDir is the cluster root used when PostgresOptions.Dir is empty.
 const DefaultPostgresDir = ".athena/pg"
 
+// RootClusterBase holds, when the dev command runs as root, the clusters of
+// projects the postgres system user cannot reach (a clone under /root, mode
+// 0700): one directory per project, named by a hash of the requested path, so
+// the user's home keeps its permissions.
+const RootClusterBase = "/var/lib/athena-dev"
+
 // startTimeout bounds how long StartPostgres waits for the server to accept
 // connections, so a broken cluster fails the dev command instead of hanging it.
 const startTimeout = 30 * time.Second
@@ -46,7 +54,9 @@ const maxSocketPath = 107
 type PostgresOptions struct {
 	// Dir is the cluster root; it holds data/ (PGDATA), run/ (the Unix socket)
 	// and postgres.log. Default DefaultPostgresDir, relative to the working
-	// directory.
+	// directory. As root, when the postgres system user cannot reach Dir, the
+	// cluster lives in ClusterDirFor(Dir) instead (LocalPostgres.Dir says
+	// where).
 	Dir string
 	// Port is the TCP port on 127.0.0.1. Default DefaultPostgresPort.
 	Port int
@@ -71,14 +81,23 @@ type LocalPostgres struct {
 
 	mu      sync.Mutex
 	port    int
-	started bool // this process started the server, so Stop stops it
+	started bool     // this process started (or adopted) the server, so Stop stops it
+	lock    *os.File // flock on ownerLockFile while this process owns the cluster
 }
+
+// ownerLockFile, in the cluster root, is flocked by the process that owns the
+// running server. The kernel drops the lock when that process dies however it
+// dies, so a running server whose lock is free was left behind (a second
+// Ctrl-C or a kill -9 of an older dev command) and is adopted; a server whose
+// lock is held belongs to another live dev command and is only borrowed.
+const ownerLockFile = "athena-dev.lock"
 
 // StartPostgres makes the cluster in opts.Dir run and accept connections. The
 // first call creates it with initdb; later calls reuse it. A server already
-// running on the same data directory (left by an earlier run) is reused and
-// left running by Stop.
-func StartPostgres(ctx context.Context, opts PostgresOptions) (*LocalPostgres, error) {
+// running on the same data directory is reused: when another live process
+// owns it, Stop leaves it running; when it was left behind by a process that
+// is gone, this LocalPostgres adopts it and Stop stops it.
+func StartPostgres(ctx context.Context, opts PostgresOptions) (_ *LocalPostgres, err error) {
 	if opts.Dir == "" {
 		opts.Dir = DefaultPostgresDir
 	}
@@ -96,18 +115,8 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*LocalPostgres, e
 	if err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
-	p := &LocalPostgres{
-		root:    root,
-		dataDir: filepath.Join(root, "data"),
-		sockDir: filepath.Join(root, "run"),
-		logFile: filepath.Join(root, "postgres.log"),
-		port:    opts.Port,
-		log:     log.With("component", "postgres", "dir", root),
-	}
-	if len(p.sockDir)+len("/.s.PGSQL.65535") > maxSocketPath {
-		// Too long for a Unix socket; we only ever connect over TCP anyway.
-		p.sockDir = ""
-	}
+	p := &LocalPostgres{port: opts.Port}
+	p.setRoot(root, log)
 
 	dataVersion := readTrimmed(filepath.Join(p.dataDir, "PG_VERSION"))
 	p.bin, err = findPostgresBin(dataVersion)
@@ -131,10 +140,31 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*LocalPostgres, e
 		if p.cred, err = postgresUser(ctx, p.log); err != nil {
 			return nil, err
 		}
+		if blocked, ok := p.reachable(ctx); !ok {
+			moved := ClusterDirFor(root)
+			p.log.Info("the postgres system user cannot reach the cluster directory: keeping the cluster in a directory it owns instead",
+				"not_searchable", blocked, "cluster", moved)
+			p.setRoot(moved, log)
+			if v := readTrimmed(filepath.Join(p.dataDir, "PG_VERSION")); v != dataVersion {
+				dataVersion = v
+				if p.bin, err = findPostgresBin(dataVersion); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	if err := p.prepareDirs(ctx); err != nil {
 		return nil, err
 	}
+	owner, err := p.tryOwn()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			p.disown()
+		}
+	}()
 	if dataVersion == "" {
 		if err := p.initdb(ctx); err != nil {
 			return nil, err
@@ -146,7 +176,12 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*LocalPostgres, e
 		return nil, err
 	}
 	if running {
-		p.log.Info("reusing PostgreSQL already running on this cluster; it will be left running", "port", p.port)
+		if owner {
+			p.log.Info("reusing PostgreSQL left running by an earlier run that did not stop it; it will be stopped on exit", "port", p.port)
+			p.started = true
+		} else {
+			p.log.Info("reusing PostgreSQL of another running athena dev on this cluster; it will be left running", "port", p.port)
+		}
 		if err := p.waitReady(ctx, startTimeout); err != nil {
 			return nil, fmt.Errorf("start postgres: server already running on %s does not accept connections on 127.0.0.1:%d: %w (see %s)", p.dataDir, p.port, err, p.logFile)
 		}
@@ -166,6 +201,61 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*LocalPostgres, e
 	p.log.Info("PostgreSQL ready", "port", p.port)
 	return p, nil
 }
+
+// ClusterDirFor returns where, as root, the cluster asked for in dir lives
+// when the postgres system user cannot reach dir: a directory under
+// RootClusterBase named by a hash of dir's absolute path, so each project
+// keeps its own cluster across runs.
+func ClusterDirFor(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(RootClusterBase, hex.EncodeToString(sum[:8]))
+}
+
+// setRoot points the cluster's paths at root.
+func (p *LocalPostgres) setRoot(root string, log *slog.Logger) {
+	p.root = root
+	p.dataDir = filepath.Join(root, "data")
+	p.sockDir = filepath.Join(root, "run")
+	p.logFile = filepath.Join(root, "postgres.log")
+	p.log = log.With("component", "postgres", "dir", root)
+	if len(p.sockDir)+len("/.s.PGSQL.65535") > maxSocketPath {
+		// Too long for a Unix socket; we only ever connect over TCP anyway.
+		p.sockDir = ""
+	}
+}
+
+// reachable reports whether the postgres system user can reach the cluster
+// root: the deepest part of its path that exists must be searchable by it
+// (the directories we create below it are). Otherwise it names the first
+// directory in the way.
+func (p *LocalPostgres) reachable(ctx context.Context) (blocked string, ok bool) {
+	existing := p.root
+	for {
+		if _, err := os.Stat(existing); err == nil || existing == filepath.Dir(existing) {
+			break
+		}
+		existing = filepath.Dir(existing)
+	}
+	cmd := exec.CommandContext(ctx, "test", "-x", existing)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: p.cred}
+	if err := cmd.Run(); err != nil {
+		below := filepath.Join(existing, "x")
+		if blocked = unsearchableParent(below, p.cred); blocked == below {
+			blocked = existing // not told by mode bits (an ACL, say)
+		}
+		return blocked, false
+	}
+	return "", true
+}
+
+// Dir returns the cluster root in use: the requested directory, or the one
+// under RootClusterBase when running as root moved it there.
+func (p *LocalPostgres) Dir() string { return p.root }
 
 // URI returns the connection URI of database on this cluster.
 func (p *LocalPostgres) URI(database string) string {
@@ -212,6 +302,7 @@ func (p *LocalPostgres) EnsureDatabase(ctx context.Context, name string) error {
 func (p *LocalPostgres) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.disown()
 	if !p.started {
 		return nil
 	}
@@ -227,6 +318,33 @@ func (p *LocalPostgres) Stop(ctx context.Context) error {
 	}
 	p.log.Info("PostgreSQL stopped")
 	return nil
+}
+
+// tryOwn takes the cluster's owner lock without waiting; false means another
+// live process holds it.
+func (p *LocalPostgres) tryOwn() (bool, error) {
+	path := filepath.Join(p.root, ownerLockFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("start postgres: open %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return false, nil
+		}
+		return false, fmt.Errorf("start postgres: lock %s: %w", path, err)
+	}
+	p.lock = f
+	return true, nil
+}
+
+// disown releases the owner lock, if held.
+func (p *LocalPostgres) disown() {
+	if p.lock != nil {
+		p.lock.Close() // closing the only descriptor drops the flock
+		p.lock = nil
+	}
 }
 
 // prepareDirs creates the cluster root and socket directory and, when running
@@ -413,12 +531,16 @@ func (p *LocalPostgres) logTail() string {
 	return "\n" + p.logFile + " ends with:\n" + strings.Join(lines, "\n")
 }
 
+// ErrPortInUse is wrapped by the errors of StartPostgres and StartTemporal
+// when a port they need is taken, so the dev command can name its flag.
+var ErrPortInUse = errors.New("port in use")
+
 // portFree fails when something else already listens on 127.0.0.1:port.
 func portFree(port int) error {
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("start postgres: port %d on 127.0.0.1 is already in use by another process "+
-			"(not a server on this cluster): stop that process or choose another port: %w", port, err)
+			"(not a server on this cluster): stop that process or choose another port: %w: %w", port, ErrPortInUse, err)
 	}
 	return ln.Close()
 }

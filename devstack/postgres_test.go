@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -209,6 +210,39 @@ func TestStartPostgresLeavesServerItDidNotStart(t *testing.T) {
 	assertDown(t, port, dir)
 }
 
+// TestStartPostgresAdoptsLeftoverServer: a server left running by a process
+// that died without stopping it (a second Ctrl-C, kill -9) is reused by the
+// next start of the same folder and stopped by its Stop.
+func TestStartPostgresAdoptsLeftoverServer(t *testing.T) {
+	dir, port := clusterDir(t), freePort(t)
+	ctx := context.Background()
+	dead := startPostgres(t, dir, port)
+	// What the kernel does when the owning process dies: its lock goes, the
+	// server stays.
+	dead.mu.Lock()
+	dead.started = false
+	dead.disown()
+	dead.mu.Unlock()
+
+	next := startPostgres(t, dir, freePort(t))
+	if got := next.Port(); got != port {
+		t.Errorf("adopted server port: got %d, want %d", got, port)
+	}
+	if err := connect(t, next.URI("postgres")).Ping(ctx); err != nil {
+		t.Fatalf("ping adopted server: %v", err)
+	}
+	if err := next.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	assertDown(t, port, next.Dir())
+
+	// Once stopped, the folder starts cleanly again.
+	again := startPostgres(t, dir, port)
+	if err := connect(t, again.URI("postgres")).Ping(ctx); err != nil {
+		t.Fatalf("ping after restart: %v", err)
+	}
+}
+
 func TestStartPostgresPortTakenBySomethingElse(t *testing.T) {
 	dir := clusterDir(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -269,20 +303,65 @@ func TestURI(t *testing.T) {
 	}
 }
 
-func TestStartPostgresExplainsUnreachableDirAsRoot(t *testing.T) {
+// TestStartPostgresUnreachableDirAsRoot: a project under a 0700 directory
+// (a clone under /root) gets its cluster in a directory the postgres user
+// owns, keyed by the project path, and the user's directory keeps its mode.
+func TestStartPostgresUnreachableDirAsRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("only root hands the cluster to the postgres user")
 	}
-	top := t.TempDir() // mode 0700 and owned by root: the postgres user cannot enter it
-	if err := os.Chmod(filepath.Dir(top), 0o700); err != nil {
+	home := t.TempDir() // owned by root
+	if err := os.Chmod(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	pg, err := StartPostgres(context.Background(), PostgresOptions{Dir: filepath.Join(top, "pg"), Port: freePort(t), Log: testLogger(t)})
-	if err == nil {
-		t.Cleanup(func() { _ = pg.Stop(context.Background()) })
-		t.Fatal("StartPostgres in a directory the postgres user cannot reach: got no error")
+	dir := filepath.Join(home, "clone", ".athena", "pg")
+	moved := ClusterDirFor(dir)
+	t.Cleanup(func() { _ = os.RemoveAll(moved) })
+	ctx := context.Background()
+	port := freePort(t)
+
+	pg := startPostgres(t, dir, port)
+	if got := pg.Dir(); got != moved || !strings.HasPrefix(got, RootClusterBase+"/") {
+		t.Errorf("Dir: got %s, want %s under %s", got, moved, RootClusterBase)
 	}
-	if want := "chmod o+x " + filepath.Dir(top); !strings.Contains(err.Error(), want) {
-		t.Errorf("error: got %q, want it to contain %q", err, want)
+	if err := connect(t, pg.URI("postgres")).Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	if err := pg.EnsureDatabase(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := info.Sys().(*syscall.Stat_t); int(st.Uid) != int(pg.cred.Uid) || info.Mode().Perm() != 0o700 {
+		t.Errorf("%s: got uid %d mode %v, want the postgres user's (uid %d) and 0700", moved, st.Uid, info.Mode().Perm(), pg.cred.Uid)
+	}
+	if err := pg.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertDown(t, port, moved)
+
+	// The next start of the same project finds the same cluster.
+	again := startPostgres(t, dir, port)
+	var exists bool
+	if err := connect(t, again.URI("postgres")).QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'kept')").Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists || again.Dir() != moved {
+		t.Errorf("second start: got dir %s, database kept %v; want %s and true", again.Dir(), exists, moved)
+	}
+	if info, err := os.Stat(home); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("%s after start: got %v %v, want mode 0700 unchanged", home, info.Mode().Perm(), err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s/data: got err %v, want no cluster in the unreachable directory", dir, err)
+	}
+}
+
+func TestClusterDirFor(t *testing.T) {
+	a, b := ClusterDirFor("/root/one/.athena/pg"), ClusterDirFor("/root/two/.athena/pg")
+	if a == b || filepath.Dir(a) != RootClusterBase || a != ClusterDirFor("/root/one/.athena/pg") {
+		t.Errorf("ClusterDirFor: got %s and %s, want distinct stable directories under %s", a, b, RootClusterBase)
 	}
 }

@@ -216,7 +216,7 @@ func temporalPortFree(port int) error {
 	addr := net.JoinHostPort(temporalHost, strconv.Itoa(port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("port %d is taken (another Temporal or athena dev?): %w", port, err)
+		return fmt.Errorf("port %d is taken (another Temporal or athena dev?): %w: %w", port, ErrPortInUse, err)
 	}
 	return ln.Close()
 }

@@ -28,8 +28,8 @@ func (f *temporalFlags) register(fs *flag.FlagSet) {
 
 // startLocalTemporal starts the embedded Temporal server (and UI) in the
 // configured namespace and points cfg.Temporal at it.
-func startLocalTemporal(dir string, f temporalFlags, cfg *config.Config, log *slog.Logger) (*devstack.LocalTemporal, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+func startLocalTemporal(ctx context.Context, dir string, f temporalFlags, cfg *config.Config, log *slog.Logger) (*devstack.LocalTemporal, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	start := time.Now()
 	lt, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{

@@ -123,8 +123,8 @@ func parseKeysFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (
 	}
 }
 
-// withStore connects, migrates and runs fn with a KeyStore.
-func withStore(d dbFlags, name string, stderr io.Writer, getenv func(string) string, fn func(context.Context, *postgres.KeyStore) error) int {
+// withStore connects, migrates and runs fn with the logging database's pool.
+func withStore(d dbFlags, name string, stderr io.Writer, getenv func(string) string, fn func(context.Context, *pgxpool.Pool) error) int {
 	url, err := d.url(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "athena keys %s: %v\n", name, err)
@@ -152,7 +152,7 @@ func withStore(d dbFlags, name string, stderr io.Writer, getenv func(string) str
 		fmt.Fprintf(stderr, "athena keys %s: %s\n", name, postgres.MapError(err).Error())
 		return 1
 	}
-	if err := fn(ctx, postgres.NewKeyStore(pool)); err != nil {
+	if err := fn(ctx, pool); err != nil {
 		fmt.Fprintf(stderr, "athena keys %s: %s\n", name, postgres.MapError(err).Error())
 		return 1
 	}
@@ -206,8 +206,13 @@ func keysCreate(args []string, stdout, stderr io.Writer, getenv func(string) str
 		t := time.Now().Add(*expires)
 		n.ExpiresAt = &t
 	}
-	return withStore(d, "create", stderr, getenv, func(ctx context.Context, s *postgres.KeyStore) error {
-		k, plaintext, err := s.CreateKey(ctx, n)
+	return withStore(d, "create", stderr, getenv, func(ctx context.Context, pool *pgxpool.Pool) error {
+		if n.ClientName != "" {
+			if err := clientExists(ctx, pool, n.ClientName, d.configPath, getenv); err != nil {
+				return err
+			}
+		}
+		k, plaintext, err := postgres.NewKeyStore(pool).CreateKey(ctx, n)
 		if err != nil {
 			return err
 		}
@@ -222,6 +227,28 @@ func keysCreate(args []string, stdout, stderr io.Writer, getenv func(string) str
 	})
 }
 
+// clientExists fails unless name is a client a gateway would serve: a live
+// row of athena_clients (database clients, and file clients mirrored there by
+// every gateway start) or a postgres_clients entry of the configuration. A key
+// bound to a misspelt client would otherwise be created and never work.
+func clientExists(ctx context.Context, pool *pgxpool.Pool, name, configPath string, getenv func(string) string) error {
+	_, err := postgres.NewClientStore(pool).Get(ctx, name)
+	if err == nil {
+		return nil
+	}
+	if e := postgres.MapError(err); e.Code != gateway.CodeNotFound {
+		return err
+	}
+	if cfg, err := config.Load(configPath, getenv); err == nil {
+		if _, ok := cfg.Clients[name]; ok {
+			return nil
+		}
+	}
+	return gateway.Errorf(gateway.CodeNotFound, "client %q does not exist (not in the logging database's athena_clients nor in postgres_clients); "+
+		"add it first (POST /admin/clients, postgres_clients or ATHENA_CLIENT_%s), or leave out --client for a key valid for every client",
+		name, strings.ToUpper(name))
+}
+
 func keysList(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := newKeysFlagSet("list")
 	var d dbFlags
@@ -234,8 +261,8 @@ func keysList(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		fmt.Fprintf(stderr, "athena keys list: unexpected argument %q\n", pos[0])
 		return exitUsage
 	}
-	return withStore(d, "list", stderr, getenv, func(ctx context.Context, s *postgres.KeyStore) error {
-		keys, err := s.ListKeys(ctx)
+	return withStore(d, "list", stderr, getenv, func(ctx context.Context, pool *pgxpool.Pool) error {
+		keys, err := postgres.NewKeyStore(pool).ListKeys(ctx)
 		if err != nil {
 			return err
 		}
@@ -299,8 +326,8 @@ func keysRevoke(args []string, stdout, stderr io.Writer, getenv func(string) str
 		fmt.Fprintln(stderr, "athena keys revoke: invalid public id (lowercase letters and digits)")
 		return exitUsage
 	}
-	return withStore(d, "revoke", stderr, getenv, func(ctx context.Context, s *postgres.KeyStore) error {
-		k, err := s.RevokeKey(ctx, id)
+	return withStore(d, "revoke", stderr, getenv, func(ctx context.Context, pool *pgxpool.Pool) error {
+		k, err := postgres.NewKeyStore(pool).RevokeKey(ctx, id)
 		if err != nil {
 			return err
 		}

@@ -36,8 +36,21 @@ func runKeys(getenv func(string) string, args ...string) (code int, stdout, stde
 
 func noEnv(string) string { return "" }
 
+// addClient migrates the logging database at url and adds client name to
+// athena_clients, as POST /admin/clients does.
+func addClient(t *testing.T, url string, conn *pgx.Conn, name string) {
+	t.Helper()
+	if code, _, errs := runKeys(noEnv, "list", "--database-url", url); code != 0 {
+		t.Fatalf("list (migrate): exit %d, %s", code, errs)
+	}
+	if _, err := conn.Exec(context.Background(), "INSERT INTO athena_clients (client_name, pg_uri) VALUES ($1, 'postgres://127.0.0.1:1/x')", name); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestKeysCreateListRevoke(t *testing.T) {
-	url, _ := keysTestDB(t)
+	url, conn := keysTestDB(t)
+	addClient(t, url, conn, "shop")
 	env := func(k string) string {
 		if k == "ATHENA_LOGGING_DATABASE_URL" {
 			return url
@@ -77,6 +90,51 @@ func TestKeysCreateListRevoke(t *testing.T) {
 	}
 	if code, _, errs = runKeys(env, "revoke", "zzzzzzzzzzzz"); code != 1 || !strings.Contains(errs, "not found") || strings.Count(errs, "\n") != 1 {
 		t.Fatalf("revoke unknown: exit %d, %q; want 1 and one not-found line", code, errs)
+	}
+}
+
+// TestKeysCreateUnknownClient: a key bound to a client that exists neither in
+// athena_clients nor in the configuration is refused, and none is stored.
+func TestKeysCreateUnknownClient(t *testing.T) {
+	url, conn := keysTestDB(t)
+	addClient(t, url, conn, "shop")
+	gone := "gone"
+	addClient(t, url, conn, gone)
+	if _, err := conn.Exec(context.Background(), "UPDATE athena_clients SET deleted_at = now() WHERE client_name = $1", gone); err != nil {
+		t.Fatal(err)
+	}
+	configured := writeConfig(t, "postgres_clients:\n  filed: \"postgres://127.0.0.1:1/x\"\n")
+	tests := []struct {
+		give   string
+		config string
+		want   int
+	}{
+		{give: "shop", want: 0},
+		{give: "nosuch", want: 1},
+		{give: gone, want: 1},
+		{give: "filed", config: configured, want: 0},
+		{give: "nosuch", config: configured, want: 1},
+	}
+	for _, tt := range tests {
+		args := []string{"create", "--database-url", url, "--name", "k", "--client", tt.give}
+		if tt.config != "" {
+			args = append(args, "--config", tt.config)
+		}
+		code, out, errs := runKeys(noEnv, args...)
+		if code != tt.want {
+			t.Errorf("create --client %s (config %q): got exit %d (stderr %q), want %d", tt.give, tt.config, code, errs, tt.want)
+			continue
+		}
+		if tt.want == 0 {
+			continue
+		}
+		if out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, `client "`+tt.give+`" does not exist`) {
+			t.Errorf("create --client %s: got stdout %q stderr %q, want no key and one line saying the client does not exist", tt.give, out, errs)
+		}
+	}
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM api_keys WHERE client_name IN ('nosuch', $1)", gone).Scan(&n); err != nil || n != 0 {
+		t.Errorf("keys stored for unknown clients: got %d (err %v), want 0", n, err)
 	}
 }
 

@@ -116,20 +116,31 @@ func (f *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("invalid -log-format %q (want json or text)", f.logFormat)
 }
 
+// makeHint tells how flags reach athena dev through `make run`.
+func makeHint(name string) string {
+	if name != "dev" {
+		return ""
+	}
+	return "; through make: make run ARGS='-pg-port 55433'"
+}
+
 // parse parses flags and loads configuration; any problem is one line on
 // stderr and exit code 2.
 func parse(name string, args []string, stderr io.Writer, defaultFormat string, extra func(*flag.FlagSet)) (config.Config, *slog.Logger, int) {
 	var cf commonFlags
 	fs := flag.NewFlagSet("athena "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // a bad flag is one line, below; -h prints the flags
 	cf.register(fs, defaultFormat)
 	if extra != nil {
 		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
 			return config.Config{}, nil, 0
 		}
+		fmt.Fprintf(stderr, "athena %s: %v (athena %s -h lists the flags%s)\n", name, err, name, makeHint(name))
 		return config.Config{}, nil, exitUsage
 	}
 	if fs.NArg() > 0 {
@@ -164,4 +175,11 @@ func serve(args []string, stderr io.Writer) int {
 func runApp(role app.Role, log *slog.Logger, stderr io.Writer) int {
 	gin.SetMode(gin.ReleaseMode)
 	return app.Run(role, log, stderr)
+}
+
+// runAppSignals runs a role until a value arrives on sig or a fatal failure,
+// for a caller that handles signals itself (app.RunSignals).
+func runAppSignals(role app.Role, log *slog.Logger, stderr io.Writer, sig <-chan os.Signal) int {
+	gin.SetMode(gin.ReleaseMode)
+	return app.RunSignals(role, log, stderr, sig)
 }
