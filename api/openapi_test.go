@@ -98,40 +98,37 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 }
 
 // TestOpenAPIServed: GET /openapi.yaml is the embedded file byte for byte,
-// and GET /openapi.json is the same document (also under /db).
+// and GET /openapi.json is the same document as JSON.
 func TestOpenAPIServed(t *testing.T) {
 	h := newHarness(t)
-	for _, prefix := range []string{""} {
-		y := h.do("GET", prefix+"/openapi.yaml", "", "").want(t, 200)
-		if !bytes.Equal(y.Body, openAPIYAML) {
-			t.Errorf("%s/openapi.yaml is not the embedded document", prefix)
-		}
-		if ct := y.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/yaml") {
-			t.Errorf("%s/openapi.yaml Content-Type %q", prefix, ct)
-		}
-		j := h.do("GET", prefix+"/openapi.json", "", "").want(t, 200)
-		var fromJSON, fromYAML any
-		if err := json.Unmarshal(j.Body, &fromJSON); err != nil {
-			t.Fatalf("%s/openapi.json: %v", prefix, err)
-		}
-		if err := yaml.Unmarshal(openAPIYAML, &fromYAML); err != nil {
-			t.Fatal(err)
-		}
-		// Through JSON once, so both sides have JSON's types.
-		b, err := json.Marshal(fromYAML)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want any
-		if err := json.Unmarshal(b, &want); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(fromJSON, want) {
-			t.Errorf("%s/openapi.json is not openapi.yaml as JSON", prefix)
-		}
-		if fromJSON.(map[string]any)["openapi"] != "3.1.0" {
-			t.Errorf("%s/openapi.json: openapi %v", prefix, fromJSON.(map[string]any)["openapi"])
-		}
+	y := h.do("GET", "/openapi.yaml", "", "").want(t, 200)
+	if !bytes.Equal(y.Body, openAPIYAML) {
+		t.Error("/openapi.yaml is not the embedded document")
+	}
+	if ct := y.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/yaml") {
+		t.Errorf("/openapi.yaml Content-Type: got %q, want application/yaml", ct)
+	}
+	j := h.do("GET", "/openapi.json", "", "").want(t, 200)
+	var got, fromYAML, want any
+	if err := json.Unmarshal(j.Body, &got); err != nil {
+		t.Fatalf("/openapi.json: %v", err)
+	}
+	if err := yaml.Unmarshal(openAPIYAML, &fromYAML); err != nil {
+		t.Fatal(err)
+	}
+	// Through JSON once, so both sides have JSON's types.
+	b, err := json.Marshal(fromYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Error("/openapi.json is not openapi.yaml as JSON")
+	}
+	if v := got.(map[string]any)["openapi"]; v != "3.1.0" {
+		t.Errorf("/openapi.json: openapi %v, want 3.1.0", v)
 	}
 }
 
@@ -283,4 +280,68 @@ func describe(e *vErrors.ValidationError) string {
 		fmt.Fprintf(&b, "\n    at %s: %s", f.FieldPath, f.Reason)
 	}
 	return b.String()
+}
+
+// recordTB is a testing.TB that keeps what serve reports.
+type recordTB struct {
+	testing.TB
+	mu   sync.Mutex
+	errs []string
+}
+
+func (r *recordTB) Helper() {}
+
+func (r *recordTB) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// TestServeChecksTheContract: serve reports a response the document does
+// not allow and a request it rejects that the server accepted, and stays
+// quiet for a conforming exchange and for paths it does not describe.
+func TestServeChecksTheContract(t *testing.T) {
+	answer := func(status int, body string, headers ...string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("X-Request-Id", "r1")
+			for i := 0; i+1 < len(headers); i += 2 {
+				w.Header().Set(headers[i], headers[i+1])
+			}
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, body)
+		})
+	}
+	cached := []string{"X-Athena-Cached", "false", "X-Athena-Cache-Outcome", "miss"}
+	fetchOK := `{"status":"success","message":"Fetched 0 rows","data":[],"cache_key":"ab"}`
+	for _, tt := range []struct {
+		name    string
+		h       http.Handler
+		method  string
+		path    string
+		body    string
+		wantErr string
+	}{
+		{"conforming fetch", answer(200, fetchOK, cached...), "POST", "/gateway/fetch", `{"table_name":"users"}`, ""},
+		{"conforming error", answer(400, `{"status":"error","message":"m","error":"e","code":"invalid_json","data":{"operation":"fetch","details":{}}}`), "POST", "/gateway/fetch", `{`, ""},
+		{"data not rows", answer(200, `{"status":"success","message":"m","data":{}}`, cached...), "POST", "/gateway/fetch", `{"table_name":"users"}`, "does not allow"},
+		{"missing cache header", answer(200, fetchOK), "POST", "/gateway/fetch", `{"table_name":"users"}`, "X-Athena-Cached"},
+		{"error without code", answer(404, `{"status":"error","message":"m","error":"e","data":{"operation":"fetch","details":{}}}`), "POST", "/gateway/fetch", `{"table_name":"users"}`, "does not allow"},
+		{"rejected request accepted", answer(201, `{"status":"success","message":"m","data":[],"count":0}`), "PUT", "/gateway/insert", `{"insert_body":{"a":1}}`, "rejects the request"},
+		{"unknown path", answer(200, `nonsense`), "POST", "/probe", `{}`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recordTB{TB: t}
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/json")
+			serve(rec, tt.h, req)
+			got := strings.Join(rec.errs, "\n")
+			switch {
+			case tt.wantErr == "" && got != "":
+				t.Errorf("reported:\n%s", got)
+			case tt.wantErr != "" && !strings.Contains(got, tt.wantErr):
+				t.Errorf("reported %q, want a report containing %q", got, tt.wantErr)
+			}
+		})
+	}
 }
