@@ -196,8 +196,7 @@ func (h *harness) doHost(method, path, host, client, body string) response {
 	if client != "" {
 		req.Header.Set("X-Athena-Client", client)
 	}
-	rec := httptest.NewRecorder()
-	h.engine.ServeHTTP(rec, req)
+	rec := serve(h.t, h.engine, req)
 	r := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 	_ = json.Unmarshal(r.Body, &r.JSON)
 	return r

@@ -147,8 +147,7 @@ func (h *harness) do(method, path, client, body string, headers ...string) respo
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	rec := httptest.NewRecorder()
-	h.engine.ServeHTTP(rec, req)
+	rec := serve(h.t, h.engine, req)
 	r := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 	dec := json.NewDecoder(bytes.NewReader(r.Body))
 	dec.UseNumber()

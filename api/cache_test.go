@@ -96,8 +96,7 @@ func call(t testing.TB, e *gin.Engine, path, body string, headers ...string) res
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	rec := httptest.NewRecorder()
-	e.ServeHTTP(rec, req)
+	rec := serve(t, e, req)
 	r := response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 	_ = jsonDecode(r.Body, &r.JSON)
 	return r

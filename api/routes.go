@@ -31,6 +31,8 @@ func (s *Server) routeTable() []route {
 		{[]string{get}, "/ping", "ping", "liveness: answers pong", s.ping},
 		{[]string{get}, "/health", "health", "dependency checks with latency", s.health},
 		{[]string{get}, "/metrics", "metrics", "Prometheus metrics", s.metrics},
+		{[]string{get}, "/openapi.yaml", "openapi", "this API as OpenAPI 3.1 (YAML)", s.openAPIYAMLDoc},
+		{[]string{get}, "/openapi.json", "openapi", "this API as OpenAPI 3.1 (JSON)", s.openAPIJSONDoc},
 
 		{[]string{post}, "/gateway/fetch", "fetch", "read rows with conditions, embeds, sorting, paging and counts", s.fetch},
 		{[]string{post}, "/gateway/data", "fetch", "alias of /gateway/fetch", s.fetch},

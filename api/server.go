@@ -125,6 +125,8 @@ type Server struct {
 	logger    requestLogger
 	counter   requestCounter
 	observing bool
+	// openapi is the document GET /openapi.yaml and /openapi.json serve.
+	openapi openAPI
 }
 
 // New builds the gin engine with every route and middleware registered.
@@ -173,7 +175,7 @@ func newServer(deps Deps, opts Options, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{deps: deps, opts: opts, cache: opts.Cache, log: log, idempotency: deps.Idempotency, keys: newKeyCheck(deps.Auth)}
+	s := &Server{deps: deps, opts: opts, cache: opts.Cache, log: log, idempotency: deps.Idempotency, keys: newKeyCheck(deps.Auth), openapi: newOpenAPI()}
 	s.observing = s.observers(opts)
 	if s.idempotency == nil {
 		s.idempotency = gateway.NewMemoryIdempotency(gateway.MemoryIdempotencyMax, gateway.IdempotencyRetention, nil)
