@@ -100,7 +100,8 @@ func dev(args []string, stderr io.Writer) int {
 }
 
 // handleDevSignals takes SIGINT and SIGTERM until the returned function is
-// called (after the last cleanup). The first signal cancels the start and is
+// called (after the last cleanup), which ignores them until the process
+// exits. The first signal cancels the start and is
 // passed to the running app on appSig; later ones are logged and ignored.
 func handleDevSignals(interrupt context.CancelFunc, appSig chan<- os.Signal, log *slog.Logger) (stop func()) {
 	sigs := make(chan os.Signal, 4)
@@ -127,6 +128,10 @@ func handleDevSignals(interrupt context.CancelFunc, appSig chan<- os.Signal, log
 		}
 	}()
 	return func() {
+		// Ignore, not Stop: the cleanup is done and the process is about to
+		// exit 0; restoring the default action would let a signal that
+		// arrives in between kill it instead.
+		signal.Ignore(syscall.SIGINT, syscall.SIGTERM)
 		signal.Stop(sigs)
 		close(done)
 		wg.Wait()
