@@ -68,8 +68,13 @@ type Postgres struct {
 	ConnectTimeout   time.Duration `yaml:"connect_timeout"`
 	AcquireTimeout   time.Duration `yaml:"acquire_timeout"`
 	StatementTimeout time.Duration `yaml:"statement_timeout"`
-	MaxConnIdleTime  time.Duration `yaml:"max_conn_idle_time"`
-	MaxConnLifetime  time.Duration `yaml:"max_conn_lifetime"`
+	// DeadlineMargin is added to the statement timeout to bound, on the
+	// gateway's side, how long a database call waits for a silent server
+	// (a stalled one never sends its statement-timeout error): past it the
+	// connection is closed and the request answers 504.
+	DeadlineMargin  time.Duration `yaml:"deadline_margin"`
+	MaxConnIdleTime time.Duration `yaml:"max_conn_idle_time"`
+	MaxConnLifetime time.Duration `yaml:"max_conn_lifetime"`
 }
 
 // Gateway bounds what one request may ask for.
@@ -165,6 +170,7 @@ func Default() Config {
 			ConnectTimeout:   5 * time.Second,
 			AcquireTimeout:   5 * time.Second,
 			StatementTimeout: 30 * time.Second,
+			DeadlineMargin:   5 * time.Second,
 			MaxConnIdleTime:  5 * time.Minute,
 			MaxConnLifetime:  time.Hour,
 		},
@@ -335,6 +341,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Postgres.AcquireTimeout <= 0 {
 		errs = append(errs, "postgres.acquire_timeout must be positive")
+	}
+	if c.Postgres.DeadlineMargin <= 0 {
+		errs = append(errs, "postgres.deadline_margin must be positive")
 	}
 	if c.Gateway.MaxInsertRows <= 0 {
 		errs = append(errs, "gateway.max_insert_rows must be positive")

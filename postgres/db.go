@@ -27,12 +27,18 @@ type Options struct {
 	// full pool answers 503 pool_exhausted instead of hanging the request.
 	// A wait ends between AcquireTimeout and 1.25×AcquireTimeout.
 	AcquireTimeout time.Duration
+	// DeadlineMargin is added to StatementTimeout to form the gateway-side
+	// bound of a database call on a pool configured by ConfigurePool: a
+	// server silent for longer (stalled) has its connection closed and the
+	// call answers 504 (guard.go). Default DefaultDeadlineMargin.
+	DeadlineMargin time.Duration
 }
 
 // Defaults applied by New when an option is zero.
 const (
 	DefaultMetadataTTL    = 60 * time.Second
 	DefaultAcquireTimeout = 5 * time.Second
+	DefaultDeadlineMargin = 5 * time.Second
 )
 
 // DB executes gateway requests on one PostgreSQL database. It is safe for
@@ -72,8 +78,19 @@ func New(pool *pgxpool.Pool, opts Options) *DB {
 // ConfigurePool makes every connection of a pool built from cfg start with
 // opts.StatementTimeout as its statement_timeout. A DB over such a pool then
 // skips the per-operation set_config, so the timeout costs nothing per
-// request. Call it before pgxpool.NewWithConfig.
+// request. Its connections are dialled with TCP keepalive and a TCP user
+// timeout, and each socket call is bounded by StatementTimeout +
+// DeadlineMargin (guard.go). Call it before pgxpool.NewWithConfig.
 func ConfigurePool(cfg *pgxpool.Config, opts Options) {
+	var bound time.Duration
+	if opts.StatementTimeout > 0 {
+		margin := opts.DeadlineMargin
+		if margin <= 0 {
+			margin = DefaultDeadlineMargin
+		}
+		bound = opts.StatementTimeout + margin
+	}
+	cfg.ConnConfig.DialFunc = guardDialer(bound)
 	if opts.StatementTimeout <= 0 {
 		return
 	}
