@@ -366,7 +366,21 @@ func newHTTPServer(in httpServerIn) *http.Server {
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
-			log.Info("gateway listening", "addr", ln.Addr().String())
+			maxConns := cfg.API.MaxConnections
+			soft, hard, ferr := fdLimit()
+			if maxConns == 0 {
+				maxConns = 1024
+				if ferr == nil {
+					maxConns = defaultMaxConnections(soft)
+				}
+			}
+			if ferr != nil {
+				log.Warn("cannot read the file descriptor limit", "err", ferr)
+			} else if uint64(maxConns) >= soft {
+				log.Warn("api.max_connections is not below the file descriptor limit: descriptors may run out before the cap answers 503", "max_connections", maxConns, "fd_limit", soft)
+			}
+			ln = newLimitListener(ln, maxConns)
+			log.Info("gateway listening", "addr", ln.Addr().String(), "max_connections", maxConns, "fd_limit", soft, "fd_limit_hard", hard)
 			go func() {
 				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("http server stopped", "err", err)

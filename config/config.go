@@ -56,6 +56,11 @@ type API struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// MaxConnections caps the HTTP connections served at once; past it a
+	// new connection is answered 503 with Retry-After and closed. 0 derives
+	// it from the file descriptor limit (three quarters of it, keeping at
+	// least 256 descriptors for pools and the rest).
+	MaxConnections int `yaml:"max_connections"`
 	// TrustedProxies are the reverse proxies (addresses or CIDRs) whose
 	// X-Forwarded-For names the client in the request log; none by default.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -329,6 +334,9 @@ func (c *Config) Validate() error {
 	var errs []string
 	if c.API.Port < 0 || c.API.Port > 65535 {
 		errs = append(errs, fmt.Sprintf("api.port %d is out of range", c.API.Port))
+	}
+	if c.API.MaxConnections < 0 {
+		errs = append(errs, "api.max_connections must not be negative (0 derives it from the file descriptor limit)")
 	}
 	if c.API.BodyLimitBytes <= 0 {
 		errs = append(errs, "api.body_limit_bytes must be positive")
