@@ -390,8 +390,17 @@ func newHTTPServer(in httpServerIn) *http.Server {
 			return nil
 		},
 		OnStop: func(ctx context.Context) error {
-			log.Info("draining http server")
-			return srv.Shutdown(ctx)
+			// The drain gets api.shutdown_timeout, not the whole stop budget:
+			// the hooks after it (statistics, log flush, pool close) need
+			// the rest. Requests still running then are cut off.
+			log.Info("draining http server", "timeout", cfg.API.ShutdownTimeout)
+			dctx, cancel := context.WithTimeout(ctx, cfg.API.ShutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(dctx); err != nil {
+				log.Warn("http drain timed out: closing the connections still open", "err", err)
+				_ = srv.Close()
+			}
+			return nil
 		},
 	})
 	return srv

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -87,5 +88,44 @@ func TestConnectionCapAnswers503(t *testing.T) {
 			t.Fatal("closing a connection did not free its slot")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDrainBoundedByShutdownTimeout: a request that never finishes does not
+// make the HTTP drain spend the whole stop budget: after
+// api.shutdown_timeout the server closes its connections and the stop hook
+// returns success with the rest of the budget left for the hooks after it.
+func TestDrainBoundedByShutdownTimeout(t *testing.T) {
+	orig := listen
+	t.Cleanup(func() { listen = orig })
+	addr := make(chan string, 1)
+	listen = func(network, _ string) (net.Listener, error) {
+		ln, err := orig(network, "127.0.0.1:0")
+		if err == nil {
+			addr <- ln.Addr().String()
+		}
+		return ln, err
+	}
+	cfg := config.Default()
+	cfg.API.ShutdownTimeout = 200 * time.Millisecond
+	gin.SetMode(gin.TestMode)
+	engine := gin.New()
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	engine.GET("/stuck", func(c *gin.Context) { close(entered); <-release })
+	lc := fxtest.NewLifecycle(t)
+	newHTTPServer(httpServerIn{Lifecycle: lc, Config: cfg, Engine: engine, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	lc.RequireStart()
+	go func() { _, _ = http.Get("http://" + <-addr + "/stuck") }()
+	<-entered
+	// The stop budget is far longer than the drain may take.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := lc.Stop(ctx); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the drain used the whole stop budget")
 	}
 }
