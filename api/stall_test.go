@@ -153,6 +153,7 @@ func TestStalledDatabaseAnswers504Or503(t *testing.T) {
 			err  error
 		}
 		done := make(chan result, 1)
+		start := time.Now()
 		go func() { r, err := fetch(); done <- result{r, err} }()
 		// The stall lasts up to 30s; a request still waiting then is held by
 		// the silent server (not a performance bound: it only catches a hang).
@@ -171,7 +172,7 @@ func TestStalledDatabaseAnswers504Or503(t *testing.T) {
 			default:
 				t.Errorf("%s: status %d while the database is stalled, want 504 or 503", stall, r.resp.StatusCode)
 			}
-			t.Logf("%s: stalled database answered %d", stall, r.resp.StatusCode)
+			t.Logf("%s: stalled database answered %d after %.2fs", stall, r.resp.StatusCode, time.Since(start).Seconds())
 		case <-time.After(30 * time.Second):
 			resume()
 			<-done
