@@ -366,7 +366,21 @@ func newHTTPServer(in httpServerIn) *http.Server {
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
-			log.Info("gateway listening", "addr", ln.Addr().String())
+			maxConns := cfg.API.MaxConnections
+			soft, hard, ferr := fdLimit()
+			if maxConns == 0 {
+				maxConns = 1024
+				if ferr == nil {
+					maxConns = defaultMaxConnections(soft)
+				}
+			}
+			if ferr != nil {
+				log.Warn("cannot read the file descriptor limit", "err", ferr)
+			} else if uint64(maxConns) >= soft {
+				log.Warn("api.max_connections is not below the file descriptor limit: descriptors may run out before the cap answers 503", "max_connections", maxConns, "fd_limit", soft)
+			}
+			ln = newLimitListener(ln, maxConns)
+			log.Info("gateway listening", "addr", ln.Addr().String(), "max_connections", maxConns, "fd_limit", soft, "fd_limit_hard", hard)
 			go func() {
 				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("http server stopped", "err", err)
@@ -376,8 +390,17 @@ func newHTTPServer(in httpServerIn) *http.Server {
 			return nil
 		},
 		OnStop: func(ctx context.Context) error {
-			log.Info("draining http server")
-			return srv.Shutdown(ctx)
+			// The drain gets api.shutdown_timeout, not the whole stop budget:
+			// the hooks after it (statistics, log flush, pool close) need
+			// the rest. Requests still running then are cut off.
+			log.Info("draining http server", "timeout", cfg.API.ShutdownTimeout)
+			dctx, cancel := context.WithTimeout(ctx, cfg.API.ShutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(dctx); err != nil {
+				log.Warn("http drain timed out: closing the connections still open", "err", err)
+				_ = srv.Close()
+			}
+			return nil
 		},
 	})
 	return srv

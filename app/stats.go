@@ -10,6 +10,7 @@ import (
 
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/postgres"
 	"github.com/athena-gateway/athena/registry"
 	"github.com/athena-gateway/athena/telemetry"
 	"github.com/athena-gateway/athena/workflows"
@@ -64,6 +65,12 @@ func newStats(lc fx.Lifecycle, reg *registry.Registry, tc client.Client, cfg con
 				TaskQueue: workflows.TaskQueueStats,
 			}, workflows.StatsFlush, workflows.StatsFlushInput{FlushID: id, Delta: d})
 			wfc.count(wf, err) // started (the worker applies it) or failed
+			return err
+		},
+		// At shutdown without Temporal: the activity's own transaction,
+		// exactly once per flush id whichever path applies it.
+		Direct: func(ctx context.Context, id string, d gateway.StatsDelta) error {
+			_, err := postgres.NewStatsStore(reg.ControlPlane()).Apply(ctx, id, d)
 			return err
 		},
 	})

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/athena-gateway/athena/gateway"
+	"github.com/athena-gateway/athena/internal/lograte"
 )
 
 // ErrKeyNotFound is what a Store returns for an unknown public id. Any other
@@ -171,6 +172,15 @@ type Authenticator struct {
 	cfg        EnforcementConfig
 	cfgLoaded  bool      // cfg was read at least once
 	cfgExpires time.Time // when cfg must be re-read
+	// cfgBackoff grows while reads of the configuration fail, so an outage
+	// costs one read per backoff instead of one per request; cfgRetryAt is
+	// when the next read may be tried.
+	cfgBackoff time.Duration
+	cfgRetryAt time.Time
+
+	// Warnings that an outage would repeat per request: the first is
+	// logged, then one per lograte.DefaultInterval with a suppressed count.
+	warnStoreDown, warnConfig, warnTouch lograte.Warner
 
 	touchMu   sync.Mutex
 	lastTouch map[string]time.Time
@@ -220,6 +230,9 @@ func New(store Store, opts Options) *Authenticator {
 		keys:      newKeyCache(opts.MaxCachedKeys, opts.CacheTTL),
 		lastTouch: map[string]time.Time{},
 		touchSem:  make(chan struct{}, opts.MaxTouches),
+	}
+	for _, w := range []*lograte.Warner{&a.warnStoreDown, &a.warnConfig, &a.warnTouch} {
+		w.Now = opts.Now
 	}
 	if opts.AdminKey != "" {
 		h := sha256.Sum256([]byte(opts.AdminKey))
@@ -356,11 +369,11 @@ func (a *Authenticator) unavailable() *gateway.Error {
 // it names hosts and users.
 func (a *Authenticator) storeDown(ctx context.Context, mode FailMode, client, keyID string, err error) (Principal, error) {
 	if mode == FailOpen {
-		a.opts.Logger.WarnContext(ctx, "API key store unavailable; fail_open lets the request through unauthenticated",
+		a.warnStoreDown.Warn(ctx, a.opts.Logger, "API key store unavailable; fail_open lets the request through unauthenticated",
 			"client", client, "api_key_id", keyID, "err", err)
 		return Principal{Anonymous: true}, nil
 	}
-	a.opts.Logger.WarnContext(ctx, "API key store unavailable; fail_closed refuses the request",
+	a.warnStoreDown.Warn(ctx, a.opts.Logger, "API key store unavailable; fail_closed refuses the request",
 		"client", client, "api_key_id", keyID, "err", err)
 	return Principal{}, a.unavailable()
 }
@@ -433,17 +446,31 @@ func (a *Authenticator) enforcement(ctx context.Context) (cfg EnforcementConfig,
 		a.cfgMu.Unlock()
 		return cfg, true
 	}
+	if !a.cfgLoaded && now.Before(a.cfgRetryAt) {
+		// Never read, and the last try failed moments ago: do not ask the
+		// store again on every request.
+		a.cfgMu.Unlock()
+		return EnforcementConfig{}, false
+	}
 	a.cfgMu.Unlock()
 	v, err, _ := a.lookups.Do("config", func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.LookupTimeout)
 		defer cancel()
 		c, err := a.store.Enforcement(lctx)
+		a.cfgMu.Lock()
+		defer a.cfgMu.Unlock()
 		if err != nil {
+			// Back off: the last configuration (if any) stays in force until
+			// the next try, which comes later after each failure.
+			a.cfgBackoff = min(max(2*a.cfgBackoff, minConfigBackoff), maxConfigBackoff)
+			a.cfgRetryAt = a.opts.Now().Add(a.cfgBackoff)
+			if a.cfgLoaded {
+				a.cfgExpires = a.cfgRetryAt
+			}
 			return nil, fmt.Errorf("load enforcement config: %w", err)
 		}
-		a.cfgMu.Lock()
 		a.cfg, a.cfgLoaded, a.cfgExpires = c, true, a.opts.Now().Add(a.opts.CacheTTL)
-		a.cfgMu.Unlock()
+		a.cfgBackoff, a.cfgRetryAt = 0, time.Time{}
 		return c, nil
 	})
 	if err == nil {
@@ -452,11 +479,19 @@ func (a *Authenticator) enforcement(ctx context.Context) (cfg EnforcementConfig,
 	a.cfgMu.Lock()
 	defer a.cfgMu.Unlock()
 	if a.cfgLoaded {
-		a.opts.Logger.WarnContext(ctx, "API key enforcement config unavailable; using the last one read", "err", err)
+		a.warnConfig.Warn(ctx, a.opts.Logger, "API key enforcement config unavailable; using the last one read", "err", err)
 		return a.cfg, true
 	}
 	return EnforcementConfig{}, false
 }
+
+// Backoff of enforcement-configuration reads while they fail: the first
+// retry after minConfigBackoff, doubling up to maxConfigBackoff, which also
+// bounds how long a recovered store waits to be read again.
+const (
+	minConfigBackoff = 500 * time.Millisecond
+	maxConfigBackoff = 15 * time.Second
+)
 
 // Invalidate drops cached state for publicID (or everything when it is
 // ""), so changes made through this process apply to it at once; other
@@ -465,7 +500,7 @@ func (a *Authenticator) Invalidate(publicID string) {
 	if publicID == "" {
 		a.keys.clear()
 		a.cfgMu.Lock()
-		a.cfgExpires = time.Time{}
+		a.cfgExpires, a.cfgRetryAt = time.Time{}, time.Time{}
 		a.cfgMu.Unlock()
 		return
 	}
@@ -504,7 +539,7 @@ func (a *Authenticator) touch(publicID string, now time.Time) {
 		ctx, cancel := context.WithTimeout(context.Background(), a.opts.LookupTimeout)
 		defer cancel()
 		if err := a.store.TouchKey(ctx, publicID); err != nil {
-			a.opts.Logger.Warn("record API key use", "api_key_id", publicID, "err", err)
+			a.warnTouch.Warn(context.Background(), a.opts.Logger, "record API key use", "api_key_id", publicID, "err", err)
 		}
 	}()
 }

@@ -1,11 +1,14 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -609,5 +612,55 @@ func TestNilStore(t *testing.T) {
 	}
 	if p, err := a.Authenticate(context.Background(), "adm", "app"); err != nil || !p.Admin {
 		t.Fatalf("admin key: got %+v %v", p, err)
+	}
+}
+
+// TestStoreOutageIsQuietAndBackedOff: during a logging-database outage,
+// requests neither log one warning each nor re-read the enforcement
+// configuration each: the first warning of a kind is logged, then at most
+// one per interval with a suppressed count, and reads back off.
+func TestStoreOutageIsQuietAndBackedOff(t *testing.T) {
+	for _, loaded := range []bool{true, false} {
+		t.Run(fmt.Sprintf("loaded=%v", loaded), func(t *testing.T) {
+			store := newFakeStore()
+			key, _ := store.addKey(t, "")
+			var logs bytes.Buffer
+			clk := newClock()
+			a := newTestAuth(t, store, clk, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if loaded {
+				a.enforcement(context.Background())
+			}
+			store.setDown(errors.New("connection refused"))
+			store.mu.Lock()
+			store.cfgCalls = 0
+			store.mu.Unlock()
+			const requests = 6000
+			for i := range requests {
+				clk.advance(10 * time.Millisecond) // 60 s of requests
+				presented := ""
+				if i%2 == 0 {
+					presented = key
+				}
+				if _, err := a.Authenticate(context.Background(), presented, "app"); codeOf(err) != gateway.CodeBackendUnavailable && codeOf(err) != gateway.CodeUnauthorized {
+					t.Fatalf("request %d: %v", i, err)
+				}
+			}
+			lines := strings.Count(logs.String(), "\n")
+			// Two kinds of warning, each at most once per 10 s over 60 s.
+			if lines > 2*7 {
+				t.Errorf("%d requests logged %d lines, want at most %d:\n%s", requests, lines, 2*7, logs.String())
+			}
+			if !strings.Contains(logs.String(), "suppressed=") {
+				t.Errorf("the repeated warnings do not say how many were suppressed:\n%s", logs.String())
+			}
+			store.mu.Lock()
+			calls := store.cfgCalls
+			store.mu.Unlock()
+			// Backoff from 0.5 s doubling to 15 s: about 8 reads in 60 s.
+			if calls > 10 {
+				t.Errorf("%d requests re-read the enforcement configuration %d times, want at most 10", requests, calls)
+			}
+			t.Logf("%d requests: %d log lines, %d configuration reads", requests, lines, calls)
+		})
 	}
 }

@@ -56,6 +56,11 @@ type API struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// MaxConnections caps the HTTP connections served at once; past it a
+	// new connection is answered 503 with Retry-After and closed. 0 derives
+	// it from the file descriptor limit (three quarters of it, keeping at
+	// least 256 descriptors for pools and the rest).
+	MaxConnections int `yaml:"max_connections"`
 	// TrustedProxies are the reverse proxies (addresses or CIDRs) whose
 	// X-Forwarded-For names the client in the request log; none by default.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -68,8 +73,13 @@ type Postgres struct {
 	ConnectTimeout   time.Duration `yaml:"connect_timeout"`
 	AcquireTimeout   time.Duration `yaml:"acquire_timeout"`
 	StatementTimeout time.Duration `yaml:"statement_timeout"`
-	MaxConnIdleTime  time.Duration `yaml:"max_conn_idle_time"`
-	MaxConnLifetime  time.Duration `yaml:"max_conn_lifetime"`
+	// DeadlineMargin is added to the statement timeout to bound, on the
+	// gateway's side, how long a database call waits for a silent server
+	// (a stalled one never sends its statement-timeout error): past it the
+	// connection is closed and the request answers 504.
+	DeadlineMargin  time.Duration `yaml:"deadline_margin"`
+	MaxConnIdleTime time.Duration `yaml:"max_conn_idle_time"`
+	MaxConnLifetime time.Duration `yaml:"max_conn_lifetime"`
 }
 
 // Gateway bounds what one request may ask for.
@@ -165,6 +175,7 @@ func Default() Config {
 			ConnectTimeout:   5 * time.Second,
 			AcquireTimeout:   5 * time.Second,
 			StatementTimeout: 30 * time.Second,
+			DeadlineMargin:   5 * time.Second,
 			MaxConnIdleTime:  5 * time.Minute,
 			MaxConnLifetime:  time.Hour,
 		},
@@ -324,6 +335,9 @@ func (c *Config) Validate() error {
 	if c.API.Port < 0 || c.API.Port > 65535 {
 		errs = append(errs, fmt.Sprintf("api.port %d is out of range", c.API.Port))
 	}
+	if c.API.MaxConnections < 0 {
+		errs = append(errs, "api.max_connections must not be negative (0 derives it from the file descriptor limit)")
+	}
 	if c.API.BodyLimitBytes <= 0 {
 		errs = append(errs, "api.body_limit_bytes must be positive")
 	}
@@ -335,6 +349,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Postgres.AcquireTimeout <= 0 {
 		errs = append(errs, "postgres.acquire_timeout must be positive")
+	}
+	if c.Postgres.DeadlineMargin <= 0 {
+		errs = append(errs, "postgres.deadline_margin must be positive")
 	}
 	if c.Gateway.MaxInsertRows <= 0 {
 		errs = append(errs, "gateway.max_insert_rows must be positive")

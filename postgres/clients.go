@@ -330,7 +330,11 @@ func (s *ClientStore) Listen(ctx context.Context, f ListenFuncs) error {
 }
 
 func (s *ClientStore) listenOnce(ctx context.Context, f ListenFuncs) (connected bool, err error) {
-	cfg := s.pool.Config().ConnConfig
+	cfg := s.pool.Config().ConnConfig // a copy
+	// Waiting for a notification is silence by design: keep keepalive and
+	// the TCP user timeout, but not the stall guard (guard.go), which would
+	// cut the idle listener every statement timeout.
+	cfg.DialFunc = guardDialer(0)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false, fmt.Errorf("listen: connect: %w", err)

@@ -6,11 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -27,12 +31,18 @@ type Options struct {
 	// full pool answers 503 pool_exhausted instead of hanging the request.
 	// A wait ends between AcquireTimeout and 1.25×AcquireTimeout.
 	AcquireTimeout time.Duration
+	// DeadlineMargin is added to StatementTimeout to form the gateway-side
+	// bound of a database call on a pool configured by ConfigurePool: a
+	// server silent for longer (stalled) has its connection closed and the
+	// call answers 504 (guard.go). Default DefaultDeadlineMargin.
+	DeadlineMargin time.Duration
 }
 
 // Defaults applied by New when an option is zero.
 const (
 	DefaultMetadataTTL    = 60 * time.Second
 	DefaultAcquireTimeout = 5 * time.Second
+	DefaultDeadlineMargin = 5 * time.Second
 )
 
 // DB executes gateway requests on one PostgreSQL database. It is safe for
@@ -72,8 +82,19 @@ func New(pool *pgxpool.Pool, opts Options) *DB {
 // ConfigurePool makes every connection of a pool built from cfg start with
 // opts.StatementTimeout as its statement_timeout. A DB over such a pool then
 // skips the per-operation set_config, so the timeout costs nothing per
-// request. Call it before pgxpool.NewWithConfig.
+// request. Its connections are dialled with TCP keepalive and a TCP user
+// timeout, and each socket call is bounded by StatementTimeout +
+// DeadlineMargin (guard.go). Call it before pgxpool.NewWithConfig.
 func ConfigurePool(cfg *pgxpool.Config, opts Options) {
+	var bound time.Duration
+	if opts.StatementTimeout > 0 {
+		margin := opts.DeadlineMargin
+		if margin <= 0 {
+			margin = DefaultDeadlineMargin
+		}
+		bound = opts.StatementTimeout + margin
+	}
+	cfg.ConnConfig.DialFunc = guardDialer(bound)
 	if opts.StatementTimeout <= 0 {
 		return
 	}
@@ -138,7 +159,73 @@ func (db *DB) exec(ctx context.Context, stmts ...stmt) error {
 	if err != nil {
 		return err
 	}
+	return db.execOn(ctx, conn, stmts)
+}
+
+// execRead is exec for a read, retried once when it failed because its
+// pooled connection had been dropped (the backend was terminated or the
+// server restarted while the connection sat idle): nothing was changed,
+// and a live connection answers. The retry takes a connection that
+// answered a ping, since a restart drops the pool's other idle ones too.
+// Writes never come here: whether one reached the server is unknown.
+func (db *DB) execRead(ctx context.Context, reset func(), stmts ...stmt) error {
+	err := db.exec(ctx, stmts...)
+	if err == nil || !isDroppedConn(err) || ctx.Err() != nil {
+		return err
+	}
+	conn, aerr := db.acquireLive(ctx)
+	if aerr != nil {
+		return err
+	}
+	reset()
+	return db.execOn(ctx, conn, stmts)
+}
+
+// acquireLive acquires a connection that answers a ping, discarding up to
+// the pool's size of dropped ones.
+func (db *DB) acquireLive(ctx context.Context) (*pgxpool.Conn, error) {
+	for range db.pool.Config().MaxConns + 1 {
+		conn, err := db.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		err = conn.Ping(ctx)
+		if err == nil {
+			return conn, nil
+		}
+		conn.Release() // closed by the failed ping: the pool destroys it
+		if !isDroppedConn(err) {
+			return nil, err
+		}
+	}
+	return nil, errors.New("no live connection")
+}
+
+// isDroppedConn reports a failure of a connection the server had dropped:
+// its session was terminated (57P01 admin_shutdown, 57P02 crash_shutdown)
+// or the socket was closed or reset. Not a connect failure (the server is
+// down; a retry would fail again) nor a stall (errStalled: a retry would
+// wait as long again).
+func isDroppedConn(err error) bool {
+	if isStalled(err) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "57P01" || pgErr.Code == "57P02"
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+// execOn is exec on an acquired connection, which it releases.
+func (db *DB) execOn(ctx context.Context, conn *pgxpool.Conn, stmts []stmt) error {
 	defer conn.Release()
+	var err error
 	if len(stmts) == 1 && db.timeout == "" {
 		err = stmts[0].scan(conn.QueryRow(ctx, stmts[0].sql, stmts[0].args...))
 	} else {

@@ -69,6 +69,16 @@ func MapError(err error) *gateway.Error {
 		// The client went away; nobody reads the answer, so no code fits.
 		return gateway.AsError(err)
 	}
+	if isStalled(err) {
+		// The watcher closed a connection whose server stayed silent past
+		// the statement timeout (guard.go): a deadline, not an outage.
+		return &gateway.Error{
+			Code:    gateway.CodeStatementTimeout,
+			Message: "statement timeout",
+			Detail:  "the database did not answer within the statement timeout",
+			Cause:   err,
+		}
+	}
 	if isBackendDown(err) {
 		// The underlying text names hosts, users and databases: never expose it.
 		return &gateway.Error{

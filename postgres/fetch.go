@@ -147,7 +147,9 @@ func (db *DB) ReadFetch(ctx context.Context, p *FetchPlan, dst []byte) (rows []b
 	out := fetchScan{dst: dst}
 	stmts := out.stmts(&p.q, p.head)
 	if len(stmts) > 0 { // head without count: nothing to read
-		if err := db.exec(ctx, stmts...); err != nil {
+		// A read: retried once on a dropped connection, with the scan
+		// state reset (the failed try may have appended part of a row).
+		if err := db.execRead(ctx, func() { out = fetchScan{dst: dst} }, stmts...); err != nil {
 			return nil, nil, fmt.Errorf("fetch rows: %w", err)
 		}
 	}

@@ -318,7 +318,7 @@ func (r *Registry) dbOptions(c config.Client) postgres.Options {
 	if c.StatementTimeout > 0 {
 		timeout = c.StatementTimeout
 	}
-	return postgres.Options{StatementTimeout: timeout, AcquireTimeout: r.defaults.AcquireTimeout}
+	return postgres.Options{StatementTimeout: timeout, AcquireTimeout: r.defaults.AcquireTimeout, DeadlineMargin: r.defaults.DeadlineMargin}
 }
 
 // open creates e's pool. pgxpool connects lazily, so this does no I/O and a

@@ -48,6 +48,12 @@ type StatsOptions struct {
 	Instance string
 	// Log receives flush failures. Nil discards.
 	Log *slog.Logger
+	// Direct applies a delta without Flush's messenger (the StatsFlush
+	// activity's exactly-once transaction, called in-process). Close uses
+	// it for what Flush cannot deliver at shutdown (Temporal unreachable),
+	// under the same flush ids, so a batch that did reach the workflow is
+	// still counted once. Nil: undelivered counters are lost at Close.
+	Direct StatsFlushFunc
 }
 
 type statsTableKey struct{ client, table, op string }
@@ -215,13 +221,18 @@ func (s *Stats) FlushNow(ctx context.Context) error {
 	if s.opts.Flush == nil {
 		return nil
 	}
+	return s.flushWith(ctx, s.opts.Flush)
+}
+
+// flushWith is FlushNow delivering through flush.
+func (s *Stats) flushWith(ctx context.Context, flush StatsFlushFunc) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	s.mu.Lock()
 	p := s.pending
 	s.mu.Unlock()
 	if p != nil {
-		if err := s.send(ctx, p); err != nil {
+		if err := s.send(ctx, flush, p); err != nil {
 			return err
 		}
 		s.mu.Lock()
@@ -239,7 +250,7 @@ func (s *Stats) FlushNow(ctx context.Context) error {
 	s.tables = map[statsTableKey]*gateway.StatsCounts{}
 	s.pending = b // counted against MaxKeys until sent
 	s.mu.Unlock()
-	if err := s.send(ctx, b); err != nil {
+	if err := s.send(ctx, flush, b); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -248,10 +259,10 @@ func (s *Stats) FlushNow(ctx context.Context) error {
 	return nil
 }
 
-func (s *Stats) send(ctx context.Context, b *statsBatch) error {
+func (s *Stats) send(ctx context.Context, flush StatsFlushFunc, b *statsBatch) error {
 	fctx, cancel := context.WithTimeout(ctx, s.opts.FlushTimeout)
 	defer cancel()
-	if err := s.opts.Flush(fctx, b.id, b.delta); err != nil {
+	if err := flush(fctx, b.id, b.delta); err != nil {
 		s.failed.Add(1)
 		return err
 	}
@@ -278,10 +289,26 @@ func utc(c gateway.StatsCounts) gateway.StatsCounts {
 }
 
 // Close stops the flusher and flushes once more (a pending failed flush,
-// then the rest), bounded by ctx. It is safe to call more than once; later
-// calls only flush.
+// then the rest), bounded by ctx. What Flush cannot deliver then is
+// applied through Direct when set. It is safe to call more than once;
+// later calls only flush.
 func (s *Stats) Close(ctx context.Context) error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
-	return s.FlushNow(ctx)
+	if s.opts.Direct == nil || s.opts.Flush == nil {
+		return s.FlushNow(ctx)
+	}
+	// The messenger gets half the time left, so that when it cannot be
+	// reached the direct application still has the other half.
+	fctx, cancel := ctx, context.CancelFunc(func() {})
+	if dl, ok := ctx.Deadline(); ok {
+		fctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/2))
+	}
+	err := s.FlushNow(fctx)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	s.opts.Log.Warn("statistics flush failed at shutdown; applying the counters directly", "err", err)
+	return s.flushWith(ctx, s.opts.Direct)
 }

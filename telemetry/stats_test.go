@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -161,5 +162,45 @@ func TestStatsCloseFlushes(t *testing.T) {
 	}
 	if err := s.Close(context.Background()); err != nil { // second Close: nothing left
 		t.Fatal(err)
+	}
+}
+
+// TestStatsCloseAppliesDirectlyWhenFlushCannot: at shutdown with Temporal
+// unreachable (Flush fails, or hangs until its deadline), the counters —
+// a flush already pending under its id, and the records since — are applied
+// through Direct within the Close deadline, under the same flush ids, and
+// Close reports success.
+func TestStatsCloseAppliesDirectlyWhenFlushCannot(t *testing.T) {
+	for _, hang := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hang=%v", hang), func(t *testing.T) {
+			temporal := &collector{fail: true}
+			flush := temporal.flush
+			if hang {
+				flush = func(ctx context.Context, id string, d gateway.StatsDelta) error {
+					<-ctx.Done()
+					return ctx.Err()
+				}
+			}
+			direct := &collector{}
+			s := NewStats(StatsOptions{Flush: flush, Direct: direct.flush, Interval: time.Hour, Instance: "proc"})
+			s.Record("a", "t", "fetch", 200, false, time.Now())
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := s.FlushNow(ctx); err == nil {
+				t.Fatal("flush succeeded with Temporal down")
+			}
+			s.Record("a", "t", "fetch", 500, false, time.Now())
+			s.Record("b", "", "", 200, true, time.Now())
+			if err := s.Close(ctx); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			clients, _, ok, failed, cached := direct.totals()
+			if clients != 3 || ok != 2 || failed != 1 || cached != 1 {
+				t.Errorf("applied directly: clients %d ok %d failed %d cached %d, want 3 2 1 1", clients, ok, failed, cached)
+			}
+			if len(direct.ids) == 0 || direct.ids[0] != "proc/1" {
+				t.Errorf("direct flush ids %v: the pending batch must keep its id proc/1", direct.ids)
+			}
+		})
 	}
 }
