@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -27,6 +28,11 @@ type Options struct {
 	// full pool answers 503 pool_exhausted instead of hanging the request.
 	// A wait ends between AcquireTimeout and 1.25×AcquireTimeout.
 	AcquireTimeout time.Duration
+	// ExposedSchemas are the schemas table operations, embeds and RPC
+	// reach, in lookup order for unqualified names (spec §1.1); default
+	// gateway.DefaultExposedSchemas. System schemas are dropped even when
+	// listed (gateway.SystemSchema).
+	ExposedSchemas []string
 }
 
 // Defaults applied by New when an option is zero.
@@ -58,6 +64,16 @@ func New(pool *pgxpool.Pool, opts Options) *DB {
 	if opts.AcquireTimeout <= 0 {
 		opts.AcquireTimeout = DefaultAcquireTimeout
 	}
+	var schemas []string
+	for _, sc := range opts.ExposedSchemas {
+		if !gateway.SystemSchema(sc) && !slices.Contains(schemas, sc) {
+			schemas = append(schemas, sc)
+		}
+	}
+	if len(opts.ExposedSchemas) == 0 {
+		schemas = gateway.DefaultExposedSchemas
+	}
+	opts.ExposedSchemas = schemas
 	db := &DB{pool: pool, opts: opts}
 	if opts.StatementTimeout > 0 {
 		want := timeoutSetting(opts.StatementTimeout)
@@ -65,7 +81,7 @@ func New(pool *pgxpool.Pool, opts Options) *DB {
 			db.timeout = want
 		}
 	}
-	db.meta = newMetadataCache(opts.MetadataTTL, db.loadTable)
+	db.meta = newMetadataCache(opts.MetadataTTL, schemas, db.loadTable)
 	return db
 }
 
