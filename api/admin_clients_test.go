@@ -55,7 +55,7 @@ func newControlPlaneHarness(t *testing.T) *harness {
 	cfg.ControlPlane.WildcardHostPattern = "*.db.example.test"
 	cfg.Clients = map[string]config.Client{
 		"athena_logging": {URI: testDatabaseURL() + sep + "search_path=" + cpSchema},
-		"test":           {URI: testDatabaseURL() + sep + "search_path=" + h.schema},
+		"test":           {URI: testDatabaseURL() + sep + "search_path=" + h.schema, ExposedSchemas: []string{h.schema}},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := registry.NewWithOptions(cfg, log, registry.Options{Getenv: func(string) string { return "" }})
@@ -98,8 +98,22 @@ func TestAdminClients(t *testing.T) {
 		}
 	}
 
+	// Its URI's search_path does not expose the schema (spec §1.1): only
+	// public is, and public has no comments table.
+	if r := h.do("POST", "/gateway/fetch", "shop", `{"table_name":"comments","limit":1}`).want(t, 404); r.code() != "unknown_table" {
+		t.Errorf("fetch from a schema shop does not expose: %s", r.Body)
+	}
+	// The control plane's metadata exposes it; a system schema is refused.
+	for _, bad := range []string{`["pg_catalog"]`, `["athena"]`, `[]`, `"public"`, `["bad name"]`} {
+		if r := h.do("PATCH", "/admin/clients/shop", "", `{"metadata":{"exposed_schemas":`+bad+`}}`); r.Status != 400 {
+			t.Errorf("metadata exposed_schemas %s: got %d %s, want 400", bad, r.Status, r.Body)
+		}
+	}
+	h.do("PATCH", "/admin/clients/shop", "", `{"metadata":{"team":"a","exposed_schemas":["`+h.schema+`"]}}`).want(t, 200)
+
 	// The new client serves gateway requests at once.
 	h.do("POST", "/gateway/fetch", "shop", `{"table_name":"users","limit":1}`).want(t, 200)
+	h.do("POST", "/gateway/fetch", "shop", `{"table_name":"comments","limit":1}`).want(t, 200)
 
 	r = h.do("GET", "/admin/clients", "", "").want(t, 200)
 	if strings.Contains(string(r.Body), "topsecret") || !strings.Contains(string(r.Body), `"source":"config"`) {

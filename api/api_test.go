@@ -93,7 +93,7 @@ func newHarness(t testing.TB) *harness {
 		sep = "?"
 	}
 	cfg.Clients = map[string]config.Client{
-		"test": {URI: testDatabaseURL() + sep + "search_path=" + schema},
+		"test": {URI: testDatabaseURL() + sep + "search_path=" + schema, ExposedSchemas: []string{schema}},
 		"dead": {URI: "postgres://postgres@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=1"},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -49,7 +49,7 @@ func (h *harness) engineOn(t testing.TB, c *cache.Cache) *gin.Engine {
 	if !strings.Contains(testDatabaseURL(), "?") {
 		sep = "?"
 	}
-	cfg.Clients = map[string]config.Client{"test": {URI: testDatabaseURL() + sep + "search_path=" + h.schema}}
+	cfg.Clients = map[string]config.Client{"test": {URI: testDatabaseURL() + sep + "search_path=" + h.schema, ExposedSchemas: []string{h.schema}}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := registry.New(cfg, log)
 	t.Cleanup(reg.Close)
@@ -437,7 +437,7 @@ func TestCacheSingleFlight(t *testing.T) {
 	t.Cleanup(pool.Close)
 	c := newTestCache(t, nil, cache.Options{})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := New(Deps{Clients: tracedClients{h.reg, postgres.New(pool, postgres.Options{})}}, Options{BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Cache: c}, log)
+	e := New(Deps{Clients: tracedClients{h.reg, postgres.New(pool, postgres.Options{ExposedSchemas: []string{h.schema}})}}, Options{BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), Cache: c}, log)
 
 	// Warm the table metadata with a different read, then count from zero.
 	if r := call(t, e, "/gateway/fetch", `{"table_name":"users","limit":2}`); r.Status != 200 {

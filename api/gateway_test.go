@@ -2,11 +2,13 @@ package api
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/gateway"
 )
 
@@ -22,8 +24,18 @@ func TestDiscoveryRoutes(t *testing.T) {
 	if r := h.do("GET", "/ping", "", "").want(t, 200); string(r.Body) != "pong" {
 		t.Errorf("ping: got %q, want pong", r.Body)
 	}
+	// Tenant checks are the admin's (spec §2): a keyless /health lists none.
 	r = h.do("GET", "/health", "", "").want(t, 200)
 	checks, _ := r.JSON["checks"].(map[string]any)
+	if _, named := checks["client:test"]; named {
+		t.Errorf("keyless health names client test: %s", r.Body)
+	}
+	a := auth.New(nil, auth.Options{AdminKey: testAdminKey})
+	t.Cleanup(a.Close)
+	h.engine = New(registryDeps(h.reg, a), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits()}, slog.New(slog.DiscardHandler))
+	h.adminKey = testAdminKey
+	r = h.do("GET", "/health", "", "").want(t, 200)
+	checks, _ = r.JSON["checks"].(map[string]any)
 	if ok, _ := checks["client:test"].(map[string]any); ok["status"] != "ok" {
 		t.Errorf("health client:test: got %v", checks["client:test"])
 	}

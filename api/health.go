@@ -75,15 +75,24 @@ type check struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-// health serves GET /health: each client database and each configured
-// dependency is checked in parallel with a short deadline, so a dead one
-// shows as down instead of making the health check hang. Tenant databases
-// are not required: one dead client must not take the gateway out of a load
-// balancer. The answer is 503 only when a required dependency is down.
+// health serves GET /health: each configured dependency and, for the
+// admin, each client database is checked in parallel with a short deadline,
+// so a dead one shows as down instead of making the health check hang.
+// Tenant databases are not required: one dead client must not take the
+// gateway out of a load balancer. The answer is 503 only when a required
+// dependency is down.
+//
+// Without the admin key the answer names no tenant and opens no pool
+// (spec §2): /health is public, and pinging every client would tell anyone
+// which tenants exist and let them make the gateway connect to every
+// database, opening pools that are lazy on purpose.
 func (s *Server) health(c *gin.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	names := s.deps.Clients.Names()
+	var names []string
+	if s.healthAdmin(c) {
+		names = s.deps.Clients.Names()
+	}
 	checks := make(map[string]check, len(names))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -141,4 +150,14 @@ func (s *Server) health(c *gin.Context) error {
 		"checks":  checks,
 	})
 	return nil
+}
+
+// healthAdmin reports whether a /health request carries the admin key. Any
+// other header (none, a tenant key, a wrong admin key) gets the public
+// answer rather than an error: load balancers probe without keys.
+func (s *Server) healthAdmin(c *gin.Context) bool {
+	if len(presentedAdminKeys(c)) == 0 {
+		return false
+	}
+	return s.checkAdmin(c) == nil
 }

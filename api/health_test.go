@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/registry"
 )
@@ -106,6 +107,48 @@ func TestReleaseIdentityIsSDKCompatible(t *testing.T) {
 			if rel["version"] != protocolVersion || !strings.HasPrefix(protocolVersion, "5.") || rel["channel"] != tc.channel || r.JSON["version"] != tc.build {
 				t.Errorf("%s %s: release %v, version %v", tc.build, path, rel, r.JSON["version"])
 			}
+		}
+	}
+}
+
+// Without the admin key /health names no tenant and opens no tenant pool
+// (spec §2); with it every client is checked and listed.
+func TestHealthTenantChecksNeedAdminKey(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := config.Default()
+	cfg.Clients = map[string]config.Client{
+		"lazy_one": {URI: testDatabaseURL()},
+		"lazy_two": {URI: testDatabaseURL()},
+	}
+	reg := registry.New(cfg, log)
+	t.Cleanup(reg.Close)
+	a := auth.New(nil, auth.Options{AdminKey: testAdminKey})
+	t.Cleanup(a.Close)
+	h := &harness{t: t, engine: New(registryDeps(reg, a), Options{Version: "t"}, log)}
+	opened := func() []string {
+		var out []string
+		for _, ps := range reg.Stats() {
+			if ps.Kind == "client" && ps.Open {
+				out = append(out, ps.Client)
+			}
+		}
+		return out
+	}
+	for _, hdr := range [][]string{nil, {"X-Athena-Admin-Key", "wrong"}, {"X-Athena-Key", "ath_nobody.secret"}} {
+		r := h.do("GET", "/health", "", "", hdr...).want(t, 200)
+		if strings.Contains(string(r.Body), "lazy_") || strings.Contains(string(r.Body), "client:") {
+			t.Errorf("headers %v: /health names tenants: %s", hdr, r.Body)
+		}
+		if got := opened(); len(got) != 0 {
+			t.Errorf("headers %v: /health opened the pools of %v", hdr, got)
+		}
+	}
+	h.adminKey = testAdminKey
+	r := h.do("GET", "/health", "", "").want(t, 200)
+	checks, _ := r.JSON["checks"].(map[string]any)
+	for _, name := range []string{"lazy_one", "lazy_two"} {
+		if _, ok := checks["client:"+name].(map[string]any); !ok {
+			t.Errorf("admin /health does not list %s: %s", name, r.Body)
 		}
 	}
 }

@@ -117,6 +117,8 @@ INSERT INTO `+pgx.Identifier{h.schema, "profiles"}.Sanitize()+` (user_id, bio) V
 		defer c.Close(context.Background())
 		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+aux+" CASCADE")
 	})
+	// Both schemas are exposed (spec §1.1); one that is not cannot be embedded.
+	h.expose(t, h.schema, aux)
 
 	bios := func(r response, key string) []string {
 		t.Helper()

@@ -80,6 +80,12 @@ type Postgres struct {
 	DeadlineMargin  time.Duration `yaml:"deadline_margin"`
 	MaxConnIdleTime time.Duration `yaml:"max_conn_idle_time"`
 	MaxConnLifetime time.Duration `yaml:"max_conn_lifetime"`
+	// ExposedSchemas are the schemas fetch, insert, update, delete, embeds
+	// and RPC reach (spec §1.1), in the order an unqualified name is looked
+	// up; default ["public"]. A client overrides it in postgres_clients or
+	// in its control-plane metadata. System schemas (gateway.SystemSchema)
+	// are refused.
+	ExposedSchemas []string `yaml:"exposed_schemas"`
 }
 
 // Gateway bounds what one request may ask for.
@@ -145,6 +151,8 @@ type Client struct {
 	URI              string        `yaml:"uri"`
 	MaxConns         int32         `yaml:"max_conns"`
 	StatementTimeout time.Duration `yaml:"statement_timeout"`
+	// ExposedSchemas overrides postgres.exposed_schemas for this client.
+	ExposedSchemas []string `yaml:"exposed_schemas"`
 }
 
 // UnmarshalYAML accepts `name: "postgres://…"` as well as the mapping form.
@@ -178,6 +186,7 @@ func Default() Config {
 			DeadlineMargin:   5 * time.Second,
 			MaxConnIdleTime:  5 * time.Minute,
 			MaxConnLifetime:  time.Hour,
+			ExposedSchemas:   append([]string(nil), gateway.DefaultExposedSchemas...),
 		},
 		Gateway:      Gateway{MaxInsertRows: 10000},
 		Cache:        Cache{Enabled: true, TTL: 30 * time.Second, MaxBytes: 64 << 20, RedisTTL: 5 * time.Minute},
@@ -405,6 +414,12 @@ func (c *Config) Validate() error {
 	if c.Telemetry.LogRetention < 0 {
 		errs = append(errs, "telemetry.log_retention must not be negative")
 	}
+	if len(c.Postgres.ExposedSchemas) == 0 {
+		errs = append(errs, "postgres.exposed_schemas must name at least one schema")
+	}
+	if err := CheckExposedSchemas(c.Postgres.ExposedSchemas); err != nil {
+		errs = append(errs, "postgres.exposed_schemas: "+err.Error())
+	}
 	names := make([]string, 0, len(c.Clients))
 	for n := range c.Clients {
 		names = append(names, n)
@@ -417,9 +432,32 @@ func (c *Config) Validate() error {
 		if strings.TrimSpace(c.Clients[n].URI) == "" {
 			errs = append(errs, fmt.Sprintf("postgres_clients.%s: empty URI", n))
 		}
+		if err := CheckExposedSchemas(c.Clients[n].ExposedSchemas); err != nil {
+			errs = append(errs, fmt.Sprintf("postgres_clients.%s.exposed_schemas: %v", n, err))
+		}
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// CheckExposedSchemas validates a list of exposed schemas: plain
+// identifiers, no system schema (gateway.SystemSchema), no repeats.
+// Refusing a system schema here, rather than silently dropping it, tells
+// the operator the configuration does not do what it says.
+func CheckExposedSchemas(schemas []string) error {
+	seen := map[string]bool{}
+	for _, s := range schemas {
+		switch {
+		case !gateway.ValidIdentifier(s):
+			return fmt.Errorf("invalid schema name %q", s)
+		case gateway.SystemSchema(s):
+			return fmt.Errorf("schema %q is never exposed (system schemas and athena are reachable only through raw SQL)", s)
+		case seen[s]:
+			return fmt.Errorf("schema %q is listed twice", s)
+		}
+		seen[s] = true
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -36,6 +37,11 @@ type Options struct {
 	// server silent for longer (stalled) has its connection closed and the
 	// call answers 504 (guard.go). Default DefaultDeadlineMargin.
 	DeadlineMargin time.Duration
+	// ExposedSchemas are the schemas table operations, embeds and RPC
+	// reach, in lookup order for unqualified names (spec §1.1); default
+	// gateway.DefaultExposedSchemas. System schemas are dropped even when
+	// listed (gateway.SystemSchema).
+	ExposedSchemas []string
 }
 
 // Defaults applied by New when an option is zero.
@@ -68,6 +74,16 @@ func New(pool *pgxpool.Pool, opts Options) *DB {
 	if opts.AcquireTimeout <= 0 {
 		opts.AcquireTimeout = DefaultAcquireTimeout
 	}
+	var schemas []string
+	for _, sc := range opts.ExposedSchemas {
+		if !gateway.SystemSchema(sc) && !slices.Contains(schemas, sc) {
+			schemas = append(schemas, sc)
+		}
+	}
+	if len(opts.ExposedSchemas) == 0 {
+		schemas = gateway.DefaultExposedSchemas
+	}
+	opts.ExposedSchemas = schemas
 	db := &DB{pool: pool, opts: opts}
 	if opts.StatementTimeout > 0 {
 		want := timeoutSetting(opts.StatementTimeout)
@@ -75,7 +91,7 @@ func New(pool *pgxpool.Pool, opts Options) *DB {
 			db.timeout = want
 		}
 	}
-	db.meta = newMetadataCache(opts.MetadataTTL, db.loadTable)
+	db.meta = newMetadataCache(opts.MetadataTTL, schemas, db.loadTable)
 	return db
 }
 

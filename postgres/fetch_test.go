@@ -358,10 +358,10 @@ func TestMetadataSingleFlight(t *testing.T) {
 		}
 	}
 	load := e.db.meta.load
-	e.db.meta.load = func(ctx context.Context, ref gateway.TableRef) (*tableMeta, error) {
+	e.db.meta.load = func(ctx context.Context, schemas []string, name string) (*tableMeta, error) {
 		loads.Add(1)
 		<-allJoined
-		return load(ctx, ref)
+		return load(ctx, schemas, name)
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, callers)

@@ -55,6 +55,10 @@ func testDB(t testing.TB, opts ...Options) *testEnv {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	if o.ExposedSchemas == nil {
+		// The private schema stands in for public.
+		o.ExposedSchemas = []string{schema}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,16 @@ func (t *tableMeta) index() {
 	}
 }
 
+// hideUnexposed drops from the embed lookups (outgoing, incoming) every
+// foreign key whose other table is in a schema that is not exposed, so an
+// embed cannot reach it and no error names it: it does not exist for the
+// caller. ForeignKey keeps them all, for WriteTables (a cascade into a
+// hidden table still changes rows).
+func (t *tableMeta) hideUnexposed(exposed func(string) bool) {
+	t.outgoing = slices.DeleteFunc(t.outgoing, func(fk foreignKey) bool { return !exposed(fk.RefSchema) })
+	t.incoming = slices.DeleteFunc(t.incoming, func(fk foreignKey) bool { return !exposed(fk.Schema) })
+}
+
 // catalog resolves table metadata. The DB's cache implements it; builder
 // tests use a static map.
 type catalog interface {
@@ -111,10 +122,13 @@ type catalog interface {
 // errNoRelation is returned by a loader when the relation does not exist.
 var errNoRelation = errors.New("relation does not exist")
 
-// tableQuery loads everything about one relation in one statement. $1 is the
-// quoted (optionally schema-qualified) name, resolved by to_regclass exactly
-// as PostgreSQL resolves it in a query, search_path included; unknown names
-// give no row instead of an error.
+// tableQuery loads everything about one relation in one statement: the
+// relation named $1 in the first of the schemas $2 that has one, so the
+// answer never depends on a connection's search_path (raw SQL may have
+// changed it, and the cache would then learn another table). Only
+// relations a query can read are found (tables, views, materialized
+// views, foreign and partitioned tables); anything else, like an unknown
+// name, gives no row.
 const tableQuery = `
 SELECT json_build_object(
   'schema', n.nspname,
@@ -160,15 +174,21 @@ SELECT json_build_object(
     WHERE f.contype = 'f' AND (f.conrelid = c.oid OR f.confrelid = c.oid))
 )
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.oid = to_regclass($1)`
+WHERE c.relname = $1 AND n.nspname = ANY ($2::text[]) AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
+ORDER BY array_position($2::text[], n.nspname::text)
+LIMIT 1`
 
 // metadataCache holds tableMeta per requested TableRef with a TTL: the
 // builders' view of the catalog (introspection for clients is
 // introspect.go). Reads take a read lock only; loads of the same table are
 // collapsed by single-flight.
 type metadataCache struct {
-	ttl  time.Duration
-	load func(ctx context.Context, ref gateway.TableRef) (*tableMeta, error)
+	ttl time.Duration
+	// schemas are the exposed schemas in lookup order (Options.ExposedSchemas):
+	// the cache is the one place table names are resolved, so every
+	// operation and embed reaches these schemas and no other.
+	schemas []string
+	load    func(ctx context.Context, schemas []string, name string) (*tableMeta, error)
 
 	mu     sync.RWMutex
 	tables map[gateway.TableRef]*tableMeta
@@ -181,16 +201,25 @@ type metadataCache struct {
 	joined func()
 }
 
-func newMetadataCache(ttl time.Duration, load func(context.Context, gateway.TableRef) (*tableMeta, error)) *metadataCache {
-	return &metadataCache{ttl: ttl, load: load, tables: map[gateway.TableRef]*tableMeta{}, now: time.Now}
+func newMetadataCache(ttl time.Duration, schemas []string, load func(context.Context, []string, string) (*tableMeta, error)) *metadataCache {
+	return &metadataCache{ttl: ttl, schemas: schemas, load: load, tables: map[gateway.TableRef]*tableMeta{}, now: time.Now}
+}
+
+// exposed reports whether schema may be reached by table operations.
+func (c *metadataCache) exposed(schema string) bool {
+	return slices.Contains(c.schemas, schema)
 }
 
 // metaLoadTimeout bounds a shared catalog load: it runs detached from the
 // first caller's context so one impatient caller cannot fail the others.
 const metaLoadTimeout = 10 * time.Second
 
-// table returns cached metadata or loads it.
+// table returns cached metadata or loads it. A name in a schema that is
+// not exposed is unknown, exactly as if it did not exist (spec §1.1).
 func (c *metadataCache) table(ctx context.Context, ref gateway.TableRef) (*tableMeta, error) {
+	if ref.Schema != "" && !c.exposed(ref.Schema) {
+		return nil, unknownTableError(ref)
+	}
 	c.mu.RLock()
 	m, ok := c.tables[ref]
 	c.mu.RUnlock()
@@ -206,11 +235,16 @@ func (c *metadataCache) reload(ctx context.Context, ref gateway.TableRef) (*tabl
 	ch := c.group.DoChan(key, func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), metaLoadTimeout)
 		defer cancel()
-		m, err := c.load(lctx, ref)
+		schemas := c.schemas
+		if ref.Schema != "" {
+			schemas = []string{ref.Schema}
+		}
+		m, err := c.load(lctx, schemas, ref.Name)
 		if err != nil {
 			return nil, err
 		}
 		m.index()
+		m.hideUnexposed(c.exposed)
 		m.loadedAt = c.now()
 		c.mu.Lock()
 		c.tables[ref] = m
@@ -245,6 +279,9 @@ func (c *metadataCache) refreshIfOlder(ctx context.Context, ref gateway.TableRef
 	if ok && c.now().Sub(m.loadedAt) < age {
 		return m, false, nil
 	}
+	if ref.Schema != "" && !c.exposed(ref.Schema) {
+		return nil, false, unknownTableError(ref)
+	}
 	m, err := c.reload(ctx, ref)
 	return m, err == nil, err
 }
@@ -258,19 +295,15 @@ func (c *metadataCache) invalidate() {
 	c.mu.Unlock()
 }
 
-// loadTable runs tableQuery for ref.
-func (db *DB) loadTable(ctx context.Context, ref gateway.TableRef) (*tableMeta, error) {
-	name := pgx.Identifier{ref.Name}.Sanitize()
-	if ref.Schema != "" {
-		name = pgx.Identifier{ref.Schema, ref.Name}.Sanitize()
-	}
+// loadTable runs tableQuery: name in the first of schemas that has it.
+func (db *DB) loadTable(ctx context.Context, schemas []string, name string) (*tableMeta, error) {
 	conn, err := db.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Release()
 	var raw []byte
-	err = conn.QueryRow(ctx, tableQuery, name).Scan(&raw)
+	err = conn.QueryRow(ctx, tableQuery, name, schemas).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errNoRelation
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Query runs raw SQL.
@@ -40,7 +42,7 @@ func (db *DB) Query(ctx context.Context, req gateway.QueryRequest) (gateway.Quer
 	if err != nil {
 		return gateway.QueryResult{}, err
 	}
-	defer conn.Release()
+	defer db.releaseRaw(ctx, conn, req.SQL)
 
 	var res gateway.QueryResult
 	if len(req.Params) > 0 {
@@ -65,6 +67,73 @@ func (db *DB) Query(ctx context.Context, req gateway.QueryRequest) (gateway.Quer
 		res.Rows = []map[string]any{}
 	}
 	return res, nil
+}
+
+// sessionResetSQL undoes whatever raw SQL can leave on its session (spec
+// §3.6), so the next caller of the pooled connection — raw or not — starts
+// clean: session and current role (SET SESSION AUTHORIZATION, SET ROLE),
+// every setting (SET search_path, SET statement_timeout, set_config(…,
+// false): RESET ALL returns each to the connection's startup value, so the
+// pool's statement_timeout RuntimeParam comes back), temporary tables,
+// sequence state (currval), cursors WITH HOLD, LISTEN registrations and
+// session advisory locks. The last statement counts statements created by
+// SQL PREPARE (from_sql), which releaseRaw then deallocates.
+//
+// Not DISCARD ALL: it would also drop pgx's protocol-level prepared
+// statements, so every statement shape would be prepared again (an extra
+// round trip each) on the connection after every raw query, and it cannot
+// run with the other statements in one round trip. Not DISCARD PLANS:
+// PostgreSQL already replans a cached plan whose search_path changed. Role
+// before RESET ALL: RESET ROLE returns to the startup role (an -c role=
+// option) where SET SESSION AUTHORIZATION DEFAULT alone would drop it.
+const sessionResetSQL = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL; DISCARD TEMP; DISCARD SEQUENCES; " +
+	"CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); " +
+	"SELECT count(*) FROM pg_prepared_statements WHERE from_sql"
+
+// sessionResetTimeout bounds the reset; a connection that cannot be reset
+// in this time is closed instead of reused.
+const sessionResetTimeout = 5 * time.Second
+
+// releaseRaw resets conn's session after raw SQL and returns it to the
+// pool; a connection whose reset fails is closed, so the pool destroys it
+// rather than hand its state to the next caller. Prepared statements are
+// the one state shared with pgx: pgx caches statements it prepared on the
+// connection by name, so a PREPARE (which could even take a cached name
+// after a DEALLOCATE) or a DEALLOCATE / DISCARD in the text makes
+// DeallocateAll clear both the server's statements and pgx's cache.
+func (db *DB) releaseRaw(ctx context.Context, conn *pgxpool.Conn, sql string) {
+	defer conn.Release()
+	c := conn.Conn()
+	if c.IsClosed() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sessionResetTimeout)
+	defer cancel()
+	err := func() error {
+		results, err := c.PgConn().Exec(rctx, sessionResetSQL).ReadAll()
+		if err != nil {
+			return err
+		}
+		last := results[len(results)-1]
+		if len(last.Rows) != 1 || len(last.Rows[0]) != 1 {
+			return fmt.Errorf("session reset: unexpected prepared-statement count")
+		}
+		if string(last.Rows[0][0]) != "0" || touchesPrepared(sql) {
+			return c.DeallocateAll(rctx)
+		}
+		return nil
+	}()
+	if err != nil {
+		_ = c.Close(rctx) // closed: Release destroys it
+	}
+}
+
+// touchesPrepared reports whether raw SQL text may have deallocated
+// prepared statements (DEALLOCATE, DISCARD ALL), including pgx's own.
+// A false positive costs only pgx's statement cache on one connection.
+func touchesPrepared(sql string) bool {
+	l := strings.ToLower(sql)
+	return strings.Contains(l, "deallocate") || strings.Contains(l, "discard")
 }
 
 // queryExtended runs one parameterised statement, inside a batch (one

@@ -404,7 +404,7 @@ func TestPoolExhausted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	db := New(pool, Options{AcquireTimeout: 100 * time.Millisecond})
+	db := New(pool, Options{AcquireTimeout: 100 * time.Millisecond, ExposedSchemas: []string{e.schema}})
 	held, err := pool.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,6 +19,11 @@ import (
 // fixed guesses, not estimates. The count and the rows come from one
 // MATERIALIZED evaluation of the function, so a volatile function runs once.
 func (db *DB) RPC(ctx context.Context, req gateway.RPCRequest) (gateway.RPCResult, error) {
+	schema, err := db.rpcSchema(ctx, req)
+	if err != nil {
+		return gateway.RPCResult{}, err
+	}
+	req.Schema = schema
 	arrays, err := db.rpcArrayArgs(ctx, req)
 	if err != nil {
 		return gateway.RPCResult{}, err
@@ -35,10 +41,59 @@ func (db *DB) RPC(ctx context.Context, req gateway.RPCRequest) (gateway.RPCResul
 	return gateway.RPCResult{Rows: rows, Count: count}, nil
 }
 
+// rpcSchemaSQL finds the first of the exposed schemas $2 holding a
+// function named $1.
+const rpcSchemaSQL = `
+SELECT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.proname = $1 AND n.nspname = ANY ($2::text[])
+ORDER BY array_position($2::text[], n.nspname::text) LIMIT 1`
+
+// rpcSchema returns the schema the call is made in: RPC calls only
+// functions of exposed schemas (spec §1.1), always schema-qualified, so
+// neither a built-in (pg_catalog is searched before anything on the
+// search_path) nor a connection's search_path can decide what runs. A
+// schema that is not exposed, or an unqualified name no exposed schema
+// has, answers 404 unknown_function as if it did not exist. With one
+// exposed schema (the default) no lookup is needed: PostgreSQL itself
+// reports a missing function.
+func (db *DB) rpcSchema(ctx context.Context, req gateway.RPCRequest) (string, error) {
+	schemas := db.meta.schemas
+	if req.Schema != "" {
+		if !db.meta.exposed(req.Schema) {
+			return "", unknownFunctionError(req.Schema, req.Function)
+		}
+		return req.Schema, nil
+	}
+	if len(schemas) == 1 {
+		return schemas[0], nil
+	}
+	var schema string
+	err := db.exec(ctx, stmt{rpcSchemaSQL, []any{req.Function, schemas}, func(r pgx.Row) error { return r.Scan(&schema) }})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", unknownFunctionError("", req.Function)
+	}
+	if err != nil {
+		return "", fmt.Errorf("rpc function schema: %w", err)
+	}
+	return schema, nil
+}
+
+// unknownFunctionError is the 404 for a function RPC may not call, worded
+// like PostgreSQL's own 42883 so SDKs read it the same way.
+func unknownFunctionError(schema, function string) *gateway.Error {
+	name := function
+	if schema != "" {
+		name = schema + "." + function
+	}
+	msg := "function " + name + " does not exist"
+	e := &gateway.Error{Code: gateway.CodeUnknownFunction, Message: msg, Detail: msg}
+	return e.WithDetail("sqlstate", "42883")
+}
+
 // rpcArgKindsSQL lists the declared kind of each named input argument of
-// the functions called $1 (in schema $2, or on the search_path when $2 is
-// empty, as the call resolves them) among the names $3: 'array' for an
-// array type, 'json' for json and jsonb, 'other' for anything else.
+// the functions called $1 in schema $2 (resolved by rpcSchema) among the
+// names $3: 'array' for an array type, 'json' for json and jsonb, 'other'
+// for anything else.
 const rpcArgKindsSQL = `
 SELECT coalesce(array_agg(name), '{}'), coalesce(array_agg(kind), '{}') FROM (
   SELECT DISTINCT a.name,
@@ -50,7 +105,7 @@ SELECT coalesce(array_agg(name), '{}'), coalesce(array_agg(kind), '{}') FROM (
   CROSS JOIN LATERAL unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]), p.proargnames, p.proargmodes) AS a(typ, name, mode)
   JOIN pg_type t ON t.oid = a.typ
   WHERE p.proname = $1
-    AND CASE WHEN $2 = '' THEN n.nspname = ANY (current_schemas(false)) ELSE n.nspname = $2 END
+    AND n.nspname = $2
     AND coalesce(a.mode, 'i') IN ('i', 'b', 'v')
     AND a.name = ANY ($3)
 ) k`

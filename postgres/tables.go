@@ -46,8 +46,17 @@ func (db *DB) WriteTables(ctx context.Context, ref gateway.TableRef) (Tables, er
 		}
 		seen[m.ref()] = true
 		t.add(m, !m.Plain || m.SideEffects)
-		for _, fk := range m.incoming {
+		for _, fk := range m.ForeignKey {
+			if fk.RefSchema != m.Schema || fk.RefTable != m.Name {
+				continue // not a key referencing m
+			}
 			if !changesReferencing(fk.OnDelete) && !changesReferencing(fk.OnUpdate) {
+				continue
+			}
+			if !db.meta.exposed(fk.Schema) {
+				// Rows change in a table no request reads by name; whatever
+				// cascades on from it is unknown: every table may be stale.
+				t.Opaque = true
 				continue
 			}
 			if depth >= maxCascadeDepth {

@@ -253,7 +253,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	db := New(pool, Options{})
+	db := New(pool, Options{ExposedSchemas: []string{base.schema}})
 
 	ops := func(email string) gateway.TransactionRequest {
 		return gateway.TransactionRequest{Ops: []gateway.TransactionOp{

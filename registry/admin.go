@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
 )
@@ -252,7 +254,36 @@ func checkMetadata(m json.RawMessage) error {
 	if err := json.Unmarshal(m, &obj); err != nil || obj == nil {
 		return gateway.Errorf(gateway.CodeInvalidClient, "metadata must be a JSON object")
 	}
+	if _, err := metadataSchemas(m); err != nil {
+		return gateway.Errorf(gateway.CodeInvalidClient, "metadata: %v", err)
+	}
 	return nil
+}
+
+// metadataSchemas reads the exposed_schemas a client's metadata sets (nil
+// when it sets none): the control plane's way to give a database client,
+// or override for a file client, what postgres_clients.<name>.exposed_schemas
+// gives a file client.
+func metadataSchemas(m json.RawMessage) ([]string, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	var v struct {
+		ExposedSchemas *[]string `json:"exposed_schemas"`
+	}
+	if err := json.Unmarshal(m, &v); err != nil {
+		return nil, fmt.Errorf("exposed_schemas must be an array of schema names")
+	}
+	if v.ExposedSchemas == nil {
+		return nil, nil
+	}
+	if len(*v.ExposedSchemas) == 0 {
+		return nil, fmt.Errorf("exposed_schemas must name at least one schema")
+	}
+	if err := config.CheckExposedSchemas(*v.ExposedSchemas); err != nil {
+		return nil, fmt.Errorf("exposed_schemas: %w", err)
+	}
+	return *v.ExposedSchemas, nil
 }
 
 // ListRoutes returns every wildcard route.

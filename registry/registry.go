@@ -318,7 +318,11 @@ func (r *Registry) dbOptions(c config.Client) postgres.Options {
 	if c.StatementTimeout > 0 {
 		timeout = c.StatementTimeout
 	}
-	return postgres.Options{StatementTimeout: timeout, AcquireTimeout: r.defaults.AcquireTimeout, DeadlineMargin: r.defaults.DeadlineMargin}
+	schemas := r.defaults.ExposedSchemas
+	if len(c.ExposedSchemas) > 0 {
+		schemas = c.ExposedSchemas
+	}
+	return postgres.Options{StatementTimeout: timeout, AcquireTimeout: r.defaults.AcquireTimeout, DeadlineMargin: r.defaults.DeadlineMargin, ExposedSchemas: schemas}
 }
 
 // open creates e's pool. pgxpool connects lazily, so this does no I/O and a
@@ -367,7 +371,7 @@ func (r *Registry) build(rows []postgres.ClientRow, routes map[string]string, pr
 		case row.Source == postgres.SourceDatabase:
 			c := config.Client{URI: row.URI}
 			if e != nil {
-				c.MaxConns, c.StatementTimeout = e.cfg.MaxConns, e.cfg.StatementTimeout
+				c.MaxConns, c.StatementTimeout, c.ExposedSchemas = e.cfg.MaxConns, e.cfg.StatementTimeout, e.cfg.ExposedSchemas
 			}
 			ne := &entry{name: row.Name, source: row.Source, active: row.Active, frozen: row.Frozen, reason: row.DisabledReason,
 				cfg: c, inFile: e != nil, envVar: row.URIEnvVar, hasRow: true, metadata: row.Metadata}
@@ -380,6 +384,16 @@ func (r *Registry) build(rows []postgres.ClientRow, routes map[string]string, pr
 			s.clients[row.Name] = ne
 		case e != nil:
 			e.active, e.frozen, e.reason, e.hasRow, e.metadata = row.Active, row.Frozen, row.DisabledReason, true, row.Metadata
+		}
+		if e := s.clients[row.Name]; e != nil {
+			// Metadata written through the admin API was checked there; a
+			// row edited by hand with a bad list keeps the file's (or the
+			// default) schemas rather than exposing more.
+			if schemas, err := metadataSchemas(row.Metadata); err != nil {
+				r.log.Warn("client metadata has an invalid exposed_schemas; ignoring it", "client", row.Name, "err", err)
+			} else if schemas != nil {
+				e.cfg.ExposedSchemas = schemas
+			}
 		}
 	}
 	for name, e := range s.clients {
@@ -397,8 +411,11 @@ func (r *Registry) build(rows []postgres.ClientRow, routes map[string]string, pr
 	return s
 }
 
+// poolKey also holds the exposed schemas: the DB enforces them, so a
+// changed list gets a fresh DB (and metadata cache) like a changed timeout.
 func poolKey(c config.Client) string {
-	return c.URI + "\x00" + strconv.Itoa(int(c.MaxConns)) + "\x00" + c.StatementTimeout.String()
+	return c.URI + "\x00" + strconv.Itoa(int(c.MaxConns)) + "\x00" + c.StatementTimeout.String() +
+		"\x00" + strings.Join(c.ExposedSchemas, ",")
 }
 
 // apply installs the snapshot built from rows and retires the pools no

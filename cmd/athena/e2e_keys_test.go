@@ -86,6 +86,8 @@ func TestKeyLifecycleAcrossProcesses(t *testing.T) {
 		"other":          {URI: loggingURL},
 		"athena_logging": {URI: loggingURL},
 	}
+	// The private schema stands in for public, for clients and direct URIs.
+	cfg.Postgres.ExposedSchemas = []string{u.Query().Get("search_path")}
 	a, b := startGateway(t, cfg), startGateway(t, cfg)
 
 	// Temporal is down (127.0.0.1:1): /health says so but stays 200, since

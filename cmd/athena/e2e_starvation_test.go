@@ -77,7 +77,7 @@ func TestStarvationBurst(t *testing.T) {
 	cfg.Postgres.MaxConns = burstPoolSize
 	cfg.Cache.Enabled = false // every read reaches the tenant pool
 	cfg.Clients = map[string]config.Client{
-		"shop":           {URI: dbURL}, // tenant, keys and logs: one database
+		"shop":           {URI: dbURL, ExposedSchemas: []string{u.Query().Get("search_path")}}, // tenant, keys and logs: one database
 		"athena_logging": {URI: dbURL},
 	}
 	cfg.Telemetry.LogFlushInterval = 20 * time.Millisecond
