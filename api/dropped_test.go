@@ -28,7 +28,7 @@ func TestReadRetriedOnDroppedConnection(t *testing.T) {
 	app := "athena_dropped_" + hex.EncodeToString(b[:]) // only our sessions are terminated
 	cfg := config.Default()
 	cfg.Postgres.MaxConns = 3
-	cfg.Clients = map[string]config.Client{"drop": {URI: testDatabaseURL() + sepFor(testDatabaseURL()) + "search_path=" + h.schema + "&application_name=" + app}}
+	cfg.Clients = map[string]config.Client{"drop": {URI: testDatabaseURL() + sepFor(testDatabaseURL()) + "application_name=" + app, ExposedSchemas: []string{h.schema}}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := registry.New(cfg, log)
 	t.Cleanup(reg.Close)
