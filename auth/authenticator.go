@@ -133,7 +133,8 @@ type Options struct {
 	// read (store down since start). Default FailClosed.
 	FailMode FailMode
 	// RetryAfter is the Retry-After (seconds) of the 503 answered in
-	// fail_closed mode. Default 5.
+	// fail_closed mode. Default: the real wait before the store is asked
+	// again, which is none (failures are not cached), so 1.
 	RetryAfter int
 	// Now is the clock; tests inject one. Default time.Now.
 	Now func() time.Time
@@ -148,7 +149,9 @@ const (
 	DefaultLookupTimeout = 2 * time.Second
 	DefaultTouchInterval = time.Minute
 	DefaultMaxTouches    = 4
-	DefaultRetryAfter    = 5
+	// DefaultRetryAfter: store failures are not cached, so the next
+	// request asks again at once (gateway.RetryAfterSeconds(0)).
+	DefaultRetryAfter = 1
 )
 
 // AdminKeyFromEnv reads the admin key: ATHENA_ADMIN_KEY, else the original

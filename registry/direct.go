@@ -139,7 +139,9 @@ func (r *Registry) openDirect(ctx context.Context, d DirectURI) (*postgres.DB, e
 			// A deadline or an unexpected protocol answer: whatever is at
 			// that address did not behave like PostgreSQL.
 			ge = &gateway.Error{Code: gateway.CodeBackendUnavailable, Message: "database unavailable",
-				Detail: "the database named by the direct URI did not answer", RetryAfter: 5}
+				Detail: "the database named by the direct URI did not answer",
+				// Failed pools are not cached: the next request dials again.
+				RetryAfter: gateway.RetryAfterSeconds(0)}
 		}
 		cp := *ge
 		cp.Detail = redactText(cp.Detail)
