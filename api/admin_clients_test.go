@@ -53,6 +53,7 @@ func newControlPlaneHarness(t *testing.T) *harness {
 	cfg.Postgres.ConnectTimeout = 2 * time.Second
 	cfg.ControlPlane.PollInterval = time.Minute
 	cfg.ControlPlane.WildcardHostPattern = "*.db.example.test"
+	cfg.Gateway.DirectURI.Enabled = true // TestResolutionOrder sends direct URIs
 	cfg.Clients = map[string]config.Client{
 		"athena_logging": {URI: testDatabaseURL() + sep + "search_path=" + cpSchema},
 		"test":           {URI: testDatabaseURL() + sep + "search_path=" + h.schema, ExposedSchemas: []string{h.schema}},
@@ -68,7 +69,8 @@ func newControlPlaneHarness(t *testing.T) *harness {
 	h.reg = reg
 	// Admin routes need the admin key; h.do sends it.
 	h.adminKey = testAdminKey
-	a := auth.New(nil, auth.Options{AdminKey: testAdminKey})
+	// No key store: keys off explicitly, as api_keys.required: false.
+	a := auth.New(nil, auth.Options{AdminKey: testAdminKey, KeysOptional: true})
 	t.Cleanup(a.Close)
 	h.engine = New(registryDeps(reg, a), Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits()}, log)
 	return h

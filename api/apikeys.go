@@ -407,6 +407,11 @@ func (s *Server) keyConfig(ctx context.Context) (keyConfigView, error) {
 	if clients == nil {
 		clients = []auth.ClientEnforcement{}
 	}
+	if cfg.Enforce == nil {
+		// Not set by an operator: the gateway's api_keys.required decides.
+		on := s.deps.Auth == nil || s.deps.Auth.RequiredByDefault()
+		cfg.Enforce = &on
+	}
 	return keyConfigView{GlobalConfig: cfg, Global: cfg, Clients: clients}, nil
 }
 

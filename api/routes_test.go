@@ -17,7 +17,9 @@ import (
 func routeHarness(t *testing.T) (*harness, *Server) {
 	t.Helper()
 	h := newHarness(t)
-	a := auth.New(nil, auth.Options{AdminKey: testAdminKey})
+	// No key store and keys off explicitly (api_keys.required: false):
+	// every route must be reachable without a tenant key.
+	a := auth.New(nil, auth.Options{AdminKey: testAdminKey, KeysOptional: true})
 	t.Cleanup(a.Close)
 	s := newServer(registryDeps(h.reg, a), Options{Version: "test", BodyLimitBytes: 1 << 20}, nil)
 	h.engine = s.engine()

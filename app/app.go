@@ -109,15 +109,33 @@ func newTelemetryLimiter(cfg config.Config) *telemetry.Limiter {
 }
 
 // newAuth builds the API-key authenticator over the logging database (nil
-// store when the control plane is off: gateway routes run anonymously and
-// only the admin key is recognised).
-func newAuth(lc fx.Lifecycle, stores controlStores, log *slog.Logger) *auth.Authenticator {
+// store when the control plane is off: no tenant key exists and only the
+// admin key is recognised). Keys are required unless api_keys.required is
+// false (spec §1.2: secure by default); athena dev sets that for its
+// loopback-only demo. Its start hook logs the mode once.
+func newAuth(lc fx.Lifecycle, cfg config.Config, stores controlStores, log *slog.Logger) *auth.Authenticator {
 	var store auth.Store
 	if stores.Keys != nil {
 		store = stores.Keys
 	}
-	a := auth.New(store, auth.Options{AdminKey: auth.AdminKeyFromEnv(os.Getenv), Logger: log.With("component", "auth")})
-	lc.Append(fx.StopHook(a.Close))
+	a := auth.New(store, auth.Options{
+		AdminKey:     auth.AdminKeyFromEnv(os.Getenv),
+		KeysOptional: !cfg.APIKeys.KeysRequired(true),
+		Logger:       log.With("component", "auth"),
+	})
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			// Bounded by the lookup timeout; a down logging database only
+			// changes the reason logged.
+			if required, why := a.Mode(ctx); required {
+				log.Info("API keys required for tenant requests", "why", why)
+			} else {
+				log.Info("API keys NOT required: tenant requests without a key run anonymously with every right", "why", why)
+			}
+			return nil
+		},
+		OnStop: func(context.Context) error { a.Close(); return nil },
+	})
 	return a
 }
 

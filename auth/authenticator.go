@@ -50,7 +50,10 @@ func (m FailMode) Valid() bool { return m == FailClosed || m == FailOpen }
 
 // EnforcementConfig is api_key_config plus api_key_client_config.
 type EnforcementConfig struct {
-	Enforce  bool                         `json:"enforce_api_keys"`
+	// Enforce is the global switch; nil when no operator set it, which
+	// requires keys unless Options.KeysOptional says otherwise (secure by
+	// default, spec §1.2).
+	Enforce  *bool                        `json:"enforce_api_keys"`
 	FailMode FailMode                     `json:"fail_mode"`
 	Clients  map[string]ClientEnforcement `json:"-"`
 }
@@ -64,9 +67,10 @@ type ClientEnforcement struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// For resolves the effective switch and fail mode for client.
+// For resolves the effective switch and fail mode for client. A global
+// switch that is not set counts as on.
 func (c EnforcementConfig) For(client string) (enforce bool, mode FailMode) {
-	enforce, mode = c.Enforce, c.FailMode
+	enforce, mode = c.Enforce == nil || *c.Enforce, c.FailMode
 	if o, ok := c.Clients[client]; ok {
 		if o.Enforce != nil {
 			enforce = *o.Enforce
@@ -121,11 +125,17 @@ type Options struct {
 	// are busy an update is skipped (it is retried at the key's next use
 	// after TouchInterval). Default 4.
 	MaxTouches int
+	// KeysOptional lets requests without a key through where the stored
+	// global switch is not set and no client override says otherwise
+	// (config api_keys.required: false; athena dev's demo). The zero value
+	// requires keys.
+	KeysOptional bool
 	// FailMode applies while the enforcement configuration has never been
 	// read (store down since start). Default FailClosed.
 	FailMode FailMode
 	// RetryAfter is the Retry-After (seconds) of the 503 answered in
-	// fail_closed mode. Default 5.
+	// fail_closed mode. Default: the real wait before the store is asked
+	// again, which is none (failures are not cached), so 1.
 	RetryAfter int
 	// Now is the clock; tests inject one. Default time.Now.
 	Now func() time.Time
@@ -140,7 +150,9 @@ const (
 	DefaultLookupTimeout = 2 * time.Second
 	DefaultTouchInterval = time.Minute
 	DefaultMaxTouches    = 4
-	DefaultRetryAfter    = 5
+	// DefaultRetryAfter: store failures are not cached, so the next
+	// request asks again at once (gateway.RetryAfterSeconds(0)).
+	DefaultRetryAfter = 1
 )
 
 // AdminKeyFromEnv reads the admin key: ATHENA_ADMIN_KEY, else the original
@@ -190,8 +202,9 @@ type Authenticator struct {
 }
 
 // New builds an Authenticator over store. It does no I/O. A nil store
-// means there is no logging database: no tenant key exists, enforcement is
-// off, and only the admin key (if configured) is recognised.
+// means there is no logging database: no tenant key exists and only the
+// admin key (if configured) is recognised, so tenant requests need the
+// admin key unless opts.KeysOptional.
 func New(store Store, opts Options) *Authenticator {
 	if store == nil {
 		store = noStore{}
@@ -469,6 +482,10 @@ func (a *Authenticator) enforcement(ctx context.Context) (cfg EnforcementConfig,
 			}
 			return nil, fmt.Errorf("load enforcement config: %w", err)
 		}
+		if c.Enforce == nil {
+			on := !a.opts.KeysOptional
+			c.Enforce = &on
+		}
 		a.cfg, a.cfgLoaded, a.cfgExpires = c, true, a.opts.Now().Add(a.opts.CacheTTL)
 		a.cfgBackoff, a.cfgRetryAt = 0, time.Time{}
 		return c, nil
@@ -492,6 +509,42 @@ const (
 	minConfigBackoff = 500 * time.Millisecond
 	maxConfigBackoff = 15 * time.Second
 )
+
+// RequiredByDefault reports what a global switch no operator has set
+// means: keys required unless Options.KeysOptional.
+func (a *Authenticator) RequiredByDefault() bool { return !a.opts.KeysOptional }
+
+// Mode reads the enforcement configuration once and says whether a tenant
+// request without a key is refused, and why, for the start-up log line
+// (spec §1.2: start-up logs which mode the gateway runs in). Per-client
+// overrides can still differ; they are counted in why.
+func (a *Authenticator) Mode(ctx context.Context) (required bool, why string) {
+	lctx, cancel := context.WithTimeout(ctx, a.opts.LookupTimeout)
+	defer cancel()
+	c, err := a.store.Enforcement(lctx)
+	switch {
+	case err != nil:
+		return true, fmt.Sprintf("the logging database is unreachable, so the enforcement configuration is unknown: fail mode %s until it answers", a.opts.FailMode)
+	case c.Enforce != nil:
+		why = fmt.Sprintf("api_key_config.enforce_api_keys is %t in the logging database (PUT /admin/api-key-config)", *c.Enforce)
+		required = *c.Enforce
+	case a.opts.KeysOptional:
+		why = "api_keys.required is false in the configuration and api_key_config.enforce_api_keys is not set"
+	default:
+		why = "api_keys.required is true (the default) and api_key_config.enforce_api_keys is not set"
+		required = true
+	}
+	if _, ok := a.store.(noStore); ok {
+		why += "; there is no logging database, so no API key exists"
+		if required {
+			why += " and only the admin key opens tenant routes"
+		}
+	}
+	if n := len(c.Clients); n > 0 {
+		why += fmt.Sprintf("; %d client override(s) in api_key_client_config", n)
+	}
+	return required, why
+}
 
 // Invalidate drops cached state for publicID (or everything when it is
 // ""), so changes made through this process apply to it at once; other

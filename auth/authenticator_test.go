@@ -31,7 +31,7 @@ type fakeStore struct {
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{keys: map[string]Key{}, keyCalls: map[string]int{}, cfg: EnforcementConfig{Enforce: true, FailMode: FailClosed}}
+	return &fakeStore{keys: map[string]Key{}, keyCalls: map[string]int{}, cfg: EnforcementConfig{Enforce: boolp(true), FailMode: FailClosed}}
 }
 
 func (f *fakeStore) KeyByPublicID(ctx context.Context, id string) (Key, error) {
@@ -143,8 +143,6 @@ func codeOf(err error) gateway.Code {
 	return ge.Code
 }
 
-func boolp(b bool) *bool { return &b }
-
 func TestAuthenticate(t *testing.T) {
 	store := newFakeStore()
 	clk := newClock()
@@ -204,7 +202,7 @@ func TestAuthenticate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store.mu.Lock()
-			store.cfg.Enforce = tt.global
+			store.cfg.Enforce = boolp(tt.global)
 			store.mu.Unlock()
 			a.Invalidate("")
 			p, err := a.Authenticate(context.Background(), tt.key, tt.client)
@@ -337,7 +335,7 @@ func TestStoreDown(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store := newFakeStore()
 			key, _ := store.addKey(t, "")
-			store.cfg = EnforcementConfig{Enforce: tt.enforce, FailMode: tt.mode}
+			store.cfg = EnforcementConfig{Enforce: boolp(tt.enforce), FailMode: tt.mode}
 			clk := newClock()
 			opts := Options{}
 			if !tt.loaded {
@@ -471,7 +469,7 @@ func TestEnforcementConfigCached(t *testing.T) {
 		t.Fatalf("config reads within the window: got %d, want 1", store.cfgCalls)
 	}
 	store.mu.Lock()
-	store.cfg.Enforce = false
+	store.cfg.Enforce = boolp(false)
 	store.mu.Unlock()
 	clk.advance(5 * time.Second)
 	if p, err := a.Authenticate(context.Background(), "", "app"); err != nil || !p.Anonymous {
@@ -600,8 +598,10 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 	})
 }
 
+// TestNilStore: without a key store, keys off explicitly (issue 12: the
+// default now requires keys, TestSecureByDefault).
 func TestNilStore(t *testing.T) {
-	a := New(nil, Options{AdminKey: "adm"})
+	a := New(nil, Options{AdminKey: "adm", KeysOptional: true})
 	defer a.Close()
 	if p, err := a.Authenticate(context.Background(), "", "app"); err != nil || !p.Anonymous {
 		t.Fatalf("no key: got %+v %v, want anonymous", p, err)
@@ -662,5 +662,56 @@ func TestStoreOutageIsQuietAndBackedOff(t *testing.T) {
 			}
 			t.Logf("%d requests: %d log lines, %d configuration reads", requests, lines, calls)
 		})
+	}
+}
+
+func boolp(b bool) *bool { return &b }
+
+// TestSecureByDefault checks spec §1.2's decision: a global switch no
+// operator has set (NULL in api_key_config), and a gateway without a key
+// store, require keys unless KeysOptional (api_keys.required: false).
+func TestSecureByDefault(t *testing.T) {
+	unset := newFakeStore()
+	unset.cfg = EnforcementConfig{FailMode: FailClosed}
+	for _, tt := range []struct {
+		name     string
+		store    Store
+		optional bool
+		wantCode gateway.Code
+	}{
+		{"switch not set", unset, false, gateway.CodeUnauthorized},
+		{"switch not set, keys optional", unset, true, ""},
+		{"no key store", nil, false, gateway.CodeUnauthorized},
+		{"no key store, keys optional", nil, true, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := New(tt.store, Options{AdminKey: "the-admin-key", KeysOptional: tt.optional})
+			defer a.Close()
+			p, err := a.Authenticate(context.Background(), "", "app")
+			if got := codeOf(err); got != tt.wantCode {
+				t.Fatalf("no key: got %q (%v), want %q", got, err, tt.wantCode)
+			}
+			if err == nil && !p.Anonymous {
+				t.Errorf("no key, keys optional: got %+v, want anonymous", p)
+			}
+			if p, err := a.Authenticate(context.Background(), "the-admin-key", "app"); err != nil || !p.Admin {
+				t.Errorf("admin key: got %+v %v, want the admin principal", p, err)
+			}
+			required, why := a.Mode(context.Background())
+			if required == tt.optional || why == "" {
+				t.Errorf("Mode: got required=%v %q, want required=%v with a reason", required, why, !tt.optional)
+			}
+		})
+	}
+	// An explicit stored switch still wins over the default.
+	off := newFakeStore()
+	off.cfg = EnforcementConfig{Enforce: boolp(false), FailMode: FailClosed}
+	a := New(off, Options{})
+	defer a.Close()
+	if p, err := a.Authenticate(context.Background(), "", "app"); err != nil || !p.Anonymous {
+		t.Errorf("stored enforce_api_keys=false: got %+v %v, want anonymous", p, err)
+	}
+	if required, why := a.Mode(context.Background()); required || !strings.Contains(why, "api_key_config") {
+		t.Errorf("Mode with a stored false: got %v %q", required, why)
 	}
 }

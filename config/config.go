@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -39,6 +40,8 @@ type Config struct {
 	// Telemetry is the request and operation logs written to the logging
 	// database.
 	Telemetry Telemetry `yaml:"telemetry"`
+	// APIKeys says whether tenant requests need an API key (spec §1.2).
+	APIKeys APIKeys `yaml:"api_keys"`
 	// Clients maps a client name (the X-Athena-Client value) to its database.
 	Clients map[string]Client `yaml:"postgres_clients"`
 
@@ -92,6 +95,39 @@ type Postgres struct {
 type Gateway struct {
 	MaxInsertRows int   `yaml:"max_insert_rows"`
 	MaxLimit      int64 `yaml:"max_limit"`
+	// DirectURI governs the direct PostgreSQL URI headers (x-pg-uri,
+	// x-athena-jdbc-url, x-jdbc-url; spec §1.1).
+	DirectURI DirectURI `yaml:"direct_uri"`
+}
+
+// DirectURI: a caller-supplied URI makes the gateway connect wherever it
+// says (an SSRF door), so the headers are refused (403) unless enabled.
+type DirectURI struct {
+	Enabled bool `yaml:"enabled"`
+	// AllowedHosts, when not empty, limits the URI's host to these entries:
+	// a host name ("db.internal", matched case-insensitively), a host:port
+	// ("db.internal:5432", "10.0.0.5:6432") or a CIDR ("10.0.0.0/8",
+	// matched against a literal IP host only: names are not resolved, so a
+	// DNS answer cannot smuggle a host in). Empty allows any host.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+}
+
+// APIKeys is the configuration side of key enforcement. The stored
+// switch (api_key_config.enforce_api_keys, PUT /admin/api-key-config) and
+// per-client overrides win when an operator set them; Required decides
+// where nothing is stored.
+type APIKeys struct {
+	// Required: nil means "not set", which is true for athena serve and
+	// false for athena dev's loopback-only demo.
+	Required *bool `yaml:"required"`
+}
+
+// KeysRequired resolves Required with def for "not set".
+func (k APIKeys) KeysRequired(def bool) bool {
+	if k.Required == nil {
+		return def
+	}
+	return *k.Required
 }
 
 // Temporal says where the Temporal server is (the worker and, for deferred
@@ -397,6 +433,11 @@ func (c *Config) Validate() error {
 	if c.Telemetry.LogFlushInterval <= 0 {
 		errs = append(errs, "telemetry.log_flush_interval must be positive")
 	}
+	for _, h := range c.Gateway.DirectURI.AllowedHosts {
+		if !validHostEntry(h) {
+			errs = append(errs, fmt.Sprintf("gateway.direct_uri.allowed_hosts: %q is neither a host name, a host:port nor a CIDR", h))
+		}
+	}
 	for _, p := range c.API.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err == nil {
 			continue
@@ -460,6 +501,22 @@ func CheckExposedSchemas(schemas []string) error {
 		seen[s] = true
 	}
 	return nil
+}
+
+// validHostEntry accepts what registry matches a direct URI's host against:
+// a CIDR, a host:port, or a bare host name or IP address.
+func validHostEntry(h string) bool {
+	if _, err := netip.ParsePrefix(h); err == nil {
+		return true
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if host, port, err := net.SplitHostPort(h); err == nil {
+		n, err := strconv.Atoi(port)
+		return host != "" && err == nil && n > 0 && n <= 65535
+	}
+	return h != "" && !strings.ContainsAny(h, " /:@?#")
 }
 
 // applyEnv applies ATHENA_<SECTION>_<KEY> overrides (e.g. ATHENA_API_PORT,
@@ -530,6 +587,12 @@ func setScalar(v reflect.Value, raw string) error {
 			return err
 		}
 		v.SetBool(b)
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		if err := setScalar(p.Elem(), raw); err != nil {
+			return err
+		}
+		v.Set(p)
 	case reflect.Slice:
 		if v.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("unsupported type %s", v.Type())

@@ -170,3 +170,35 @@ func TestTemporalDefaultsAndValidation(t *testing.T) {
 		t.Errorf("got %v, want errors about tls_key_file and temporal.namespace", err)
 	}
 }
+
+// TestSafeDefaults: keys required and direct URIs off unless configured;
+// api_keys.required and gateway.direct_uri come from the file or the
+// environment, and a malformed allow-list entry is refused.
+func TestSafeDefaults(t *testing.T) {
+	d := Default()
+	if !d.APIKeys.KeysRequired(true) || d.APIKeys.Required != nil || d.Gateway.DirectURI.Enabled {
+		t.Fatalf("defaults: keys %v (set %v), direct URIs %v; want required (not set), off", d.APIKeys.KeysRequired(true), d.APIKeys.Required, d.Gateway.DirectURI.Enabled)
+	}
+	cfg, err := Load("", func(k string) string {
+		return map[string]string{"ATHENA_API_KEYS_REQUIRED": "false"}[k]
+	})
+	if err != nil || cfg.APIKeys.Required == nil || *cfg.APIKeys.Required {
+		t.Fatalf("ATHENA_API_KEYS_REQUIRED=false: got %v, %v", cfg.APIKeys.Required, err)
+	}
+	c := Default()
+	if err := Parse([]byte("api_keys:\n  required: false\ngateway:\n  direct_uri:\n    enabled: true\n    allowed_hosts: [db.internal, \"10.0.0.5:6432\", 10.0.0.0/8, \"::1\"]\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.APIKeys.KeysRequired(true) || !c.Gateway.DirectURI.Enabled || len(c.Gateway.DirectURI.AllowedHosts) != 4 {
+		t.Fatalf("parsed: %+v %+v", c.APIKeys, c.Gateway.DirectURI)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid allow-list refused: %v", err)
+	}
+	for _, bad := range []string{"", "db:notaport", "http://db", "user@db", "10.0.0.0/33"} {
+		c.Gateway.DirectURI.AllowedHosts = []string{bad}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "allowed_hosts") {
+			t.Errorf("allowed_hosts %q: got %v, want an error naming allowed_hosts", bad, err)
+		}
+	}
+}

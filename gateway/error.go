@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 )
 
 // Code is a machine-readable error code, stable on the wire (spec §1.4).
@@ -184,4 +185,13 @@ func AsError(err error) *Error {
 		return e
 	}
 	return &Error{Code: CodeInternal, Message: "internal error", Detail: "an unexpected error occurred", Cause: err}
+}
+
+// RetryAfterSeconds turns the time until the gateway tries again (a
+// backoff's remainder; 0 when the next request tries at once) into a
+// Retry-After value: whole seconds rounded up, at least 1, so a client is
+// never told to wait longer than recovery can take on our side.
+func RetryAfterSeconds(wait time.Duration) int {
+	s := int((wait + time.Second - 1) / time.Second)
+	return max(s, 1)
 }

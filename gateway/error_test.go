@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // codeConstants parses this package's sources and returns the value of every
@@ -130,5 +131,16 @@ func TestErrorKeepsItsCause(t *testing.T) {
 	internal := AsError(io.ErrClosedPipe)
 	if internal.Code != CodeInternal || !errors.Is(internal, io.ErrClosedPipe) || internal.Detail != "an unexpected error occurred" {
 		t.Errorf("AsError: %+v", internal)
+	}
+}
+
+func TestRetryAfterSeconds(t *testing.T) {
+	for _, tt := range []struct {
+		give time.Duration
+		want int
+	}{{0, 1}, {-time.Second, 1}, {time.Millisecond, 1}, {time.Second, 1}, {1500 * time.Millisecond, 2}, {30 * time.Second, 30}} {
+		if got := RetryAfterSeconds(tt.give); got != tt.want {
+			t.Errorf("RetryAfterSeconds(%v): got %d, want %d", tt.give, got, tt.want)
+		}
 	}
 }

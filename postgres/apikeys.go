@@ -491,7 +491,9 @@ func lockKey(ctx context.Context, tx pgx.Tx, publicID string) (int64, error) {
 // GlobalConfig is the api_key_config row. The JSON name of the switch is
 // the original server's (and the SDK tools'): enforce_api_keys.
 type GlobalConfig struct {
-	Enforce   bool          `json:"enforce_api_keys"`
+	// Enforce is nil while no operator has set it: the gateway's
+	// api_keys.required decides (api fills in the effective value).
+	Enforce   *bool         `json:"enforce_api_keys"`
 	FailMode  auth.FailMode `json:"fail_mode"`
 	UpdatedAt time.Time     `json:"updated_at"`
 }
@@ -512,7 +514,7 @@ func (s *KeyStore) SetConfig(ctx context.Context, enforce *bool, mode *auth.Fail
 		return GlobalConfig{}, invalid("invalid fail_mode %q: want fail_closed or fail_open", clip(string(*mode)))
 	}
 	var c GlobalConfig
-	err := s.pool.QueryRow(ctx, `INSERT INTO api_key_config AS c (id, enforce, fail_mode) VALUES (1, coalesce($1, false), coalesce($2, 'fail_closed'))
+	err := s.pool.QueryRow(ctx, `INSERT INTO api_key_config AS c (id, enforce, fail_mode) VALUES (1, $1, coalesce($2, 'fail_closed'))
 		ON CONFLICT (id) DO UPDATE SET enforce = coalesce($1, c.enforce), fail_mode = coalesce($2, c.fail_mode), updated_at = now()
 		RETURNING enforce, fail_mode, updated_at`, enforce, failModeArg(mode)).Scan(&c.Enforce, &c.FailMode, &c.UpdatedAt)
 	if err != nil {

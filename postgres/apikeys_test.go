@@ -195,15 +195,28 @@ func TestKeyStoreConfig(t *testing.T) {
 	s, _ := keyStore(t)
 	ctx := ctxT(t)
 	c, err := s.GetConfig(ctx)
-	if err != nil || c.Enforce || c.FailMode != auth.FailClosed {
-		t.Fatalf("defaults: got %+v, %v; want enforce off, fail_closed", c, err)
+	// Issue 12: a fresh logging database has no switch set (NULL), which
+	// the gateway reads as api_keys.required (default on); it used to be
+	// an explicit off.
+	if err != nil || c.Enforce != nil || c.FailMode != auth.FailClosed {
+		t.Fatalf("defaults: got %+v, %v; want enforce not set, fail_closed", c, err)
+	}
+	if cfg, err := s.Enforcement(ctx); err != nil || cfg.Enforce != nil {
+		t.Fatalf("fresh enforcement: got %+v, %v; want the switch not set", cfg, err)
+	} else if enforce, _ := cfg.For("any"); !enforce {
+		t.Fatal("fresh enforcement: a switch nobody set must count as on")
+	}
+	// Setting only the fail mode leaves the switch unset.
+	closedMode := auth.FailClosed
+	if c, err = s.SetConfig(ctx, nil, &closedMode); err != nil || c.Enforce != nil {
+		t.Fatalf("fail mode only: got %+v, %v; want the switch still not set", c, err)
 	}
 	on := true
 	open := auth.FailOpen
-	if c, err = s.SetConfig(ctx, &on, &open); err != nil || !c.Enforce || c.FailMode != auth.FailOpen {
+	if c, err = s.SetConfig(ctx, &on, &open); err != nil || c.Enforce == nil || !*c.Enforce || c.FailMode != auth.FailOpen {
 		t.Fatalf("set: got %+v, %v", c, err)
 	}
-	if c, err = s.SetConfig(ctx, nil, nil); err != nil || !c.Enforce || c.FailMode != auth.FailOpen {
+	if c, err = s.SetConfig(ctx, nil, nil); err != nil || c.Enforce == nil || !*c.Enforce || c.FailMode != auth.FailOpen {
 		t.Fatalf("partial set keeps values: got %+v, %v", c, err)
 	}
 	bad := auth.FailMode("fail_sideways")

@@ -14,8 +14,14 @@ import (
 )
 
 // Retry-After values (seconds) for transient 503 answers.
+var (
+	// A pool has no reconnect backoff: the next acquire dials again at
+	// once, so a client may retry as soon as Retry-After allows (it used
+	// to say 5 s while a restarted server was back within milliseconds).
+	retryBackendDown = gateway.RetryAfterSeconds(0)
+)
+
 const (
-	retryBackendDown   = 5
 	retryPoolExhausted = 1
 	// A serialization failure or deadlock lost a race that a retry
 	// usually wins at once (spec §1.4: 503 with Retry-After).

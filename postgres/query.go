@@ -2,7 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +41,12 @@ func (db *DB) Query(ctx context.Context, req gateway.QueryRequest) (gateway.Quer
 	if req.Schema != "" && !gateway.ValidIdentifier(req.Schema) {
 		return gateway.QueryResult{}, gateway.Errorf(gateway.CodeInvalidQueryPayload, "invalid schema name %q", req.Schema)
 	}
+	if strings.ContainsRune(req.SQL, 0) {
+		// The wire protocol ends strings at NUL: PostgreSQL would see a
+		// malformed message (08P01, "database unavailable"), and no retry
+		// can ever help.
+		return gateway.QueryResult{}, gateway.Errorf(gateway.CodeInvalidQueryPayload, "query text contains a NUL byte (\\u0000), which PostgreSQL does not accept")
+	}
 	conn, err := db.acquire(ctx)
 	if err != nil {
 		return gateway.QueryResult{}, err
@@ -47,6 +56,10 @@ func (db *DB) Query(ctx context.Context, req gateway.QueryRequest) (gateway.Quer
 	var res gateway.QueryResult
 	if len(req.Params) > 0 {
 		res, err = db.queryExtended(ctx, conn.Conn(), req)
+		if want, ok := paramCountMismatch(err); ok {
+			return gateway.QueryResult{}, gateway.Errorf(gateway.CodeInvalidQueryPayload,
+				"wrong number of parameters: the query uses %d, params has %d", want, len(req.Params))
+		}
 	} else {
 		res, err = db.querySimple(ctx, conn.Conn(), req)
 	}
@@ -134,6 +147,35 @@ func (db *DB) releaseRaw(ctx context.Context, conn *pgxpool.Conn, sql string) {
 func touchesPrepared(sql string) bool {
 	l := strings.ToLower(sql)
 	return strings.Contains(l, "deallocate") || strings.Contains(l, "discard")
+}
+
+// pgxParamCount is the error pgx returns, before sending anything, when the
+// arguments do not match the statement's parameters.
+var pgxParamCount = regexp.MustCompile(`^expected (\d+) arguments, got \d+$`)
+
+// paramCountMismatch reports an error of queryExtended that says params
+// does not match the statement's parameters, and how many it uses. pgx
+// reports it as a plain error (cached statements); on the pipeline path
+// PostgreSQL answers 08P01 "bind message supplies …", which MapError would
+// take for a broken connection.
+func paramCountMismatch(err error) (want int, ok bool) {
+	if err == nil {
+		return 0, false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if pgErr.Code != "08P01" || !strings.HasPrefix(pgErr.Message, "bind message supplies") {
+			return 0, false
+		}
+		_, err := fmt.Sscanf(pgErr.Message[strings.LastIndex(pgErr.Message, "requires "):], "requires %d", &want)
+		return want, err == nil
+	}
+	m := pgxParamCount.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0, false
+	}
+	want, err = strconv.Atoi(m[1])
+	return want, err == nil
 }
 
 // queryExtended runs one parameterised statement, inside a batch (one

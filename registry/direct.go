@@ -3,9 +3,14 @@ package registry
 import (
 	"container/list"
 	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/athena-gateway/athena/config"
@@ -26,9 +31,22 @@ const directConnectTimeout = 3 * time.Second
 // 400 invalid_client for an unusable URI, 503 backend_unavailable when
 // nothing PostgreSQL answers, or the server's own error (e.g. bad
 // password). Errors and logs never contain the password.
+//
+// Direct URIs are an SSRF door (the caller chooses where the gateway
+// connects), so they are refused with 403 unless gateway.direct_uri.enabled,
+// and with a non-empty allowed_hosts every host the URI would reach must be
+// listed.
 func (r *Registry) Direct(ctx context.Context, raw string) (*postgres.DB, DirectURI, error) {
+	if !r.directURI.Enabled {
+		return nil, DirectURI{}, gateway.Errorf(gateway.CodeForbidden,
+			"direct database URIs are disabled: the operator enables them with gateway.direct_uri.enabled").
+			WithDetail("reason", "direct_uri_disabled")
+	}
 	d, err := ParseDirectURI(raw)
 	if err != nil {
+		return nil, d, err
+	}
+	if err := checkDirectHosts(d.URI, r.directURI.AllowedHosts); err != nil {
 		return nil, d, err
 	}
 	if r.closed.Load() {
@@ -36,6 +54,65 @@ func (r *Registry) Direct(ctx context.Context, raw string) (*postgres.DB, Direct
 	}
 	db, err := r.direct.get(ctx, d)
 	return db, d, err
+}
+
+// checkDirectHosts refuses a URI that would reach a host outside allowed
+// (every host: the URL's, a host= parameter's and the fallbacks of a
+// multi-host URI, as pgx would resolve them). An empty list allows any.
+func checkDirectHosts(uri string, allowed []string) error {
+	if len(allowed) == 0 {
+		return nil
+	}
+	pc, err := pgconn.ParseConfig(uri)
+	if err != nil {
+		return gateway.Errorf(gateway.CodeInvalidClient, "direct database URI cannot be parsed")
+	}
+	targets := []struct {
+		host string
+		port uint16
+	}{{pc.Host, pc.Port}}
+	for _, f := range pc.Fallbacks {
+		targets = append(targets, struct {
+			host string
+			port uint16
+		}{f.Host, f.Port})
+	}
+	for _, t := range targets {
+		if !hostAllowed(t.host, t.port, allowed) {
+			return gateway.Errorf(gateway.CodeForbidden,
+				"direct database URI host %q is not in gateway.direct_uri.allowed_hosts", t.host).
+				WithDetail("reason", "direct_uri_host_not_allowed")
+		}
+	}
+	return nil
+}
+
+// hostAllowed matches one host and port against the allow-list entries:
+// a CIDR matches a literal IP host (names are never resolved here, so a DNS
+// answer cannot smuggle a host in); host:port matches both; a bare name or
+// IP matches the host on any port.
+func hostAllowed(host string, port uint16, allowed []string) bool {
+	ip, ipErr := netip.ParseAddr(host)
+	for _, a := range allowed {
+		a = strings.TrimSpace(a)
+		if pfx, err := netip.ParsePrefix(a); err == nil {
+			if ipErr == nil && pfx.Contains(ip.Unmap()) {
+				return true
+			}
+			continue
+		}
+		h, p := a, ""
+		if sh, sp, err := net.SplitHostPort(a); err == nil {
+			h, p = sh, sp
+		}
+		if !strings.EqualFold(h, host) {
+			continue
+		}
+		if p == "" || p == strconv.Itoa(int(port)) {
+			return true
+		}
+	}
+	return false
 }
 
 // openDirect creates and pings a direct-URI pool.
@@ -62,7 +139,9 @@ func (r *Registry) openDirect(ctx context.Context, d DirectURI) (*postgres.DB, e
 			// A deadline or an unexpected protocol answer: whatever is at
 			// that address did not behave like PostgreSQL.
 			ge = &gateway.Error{Code: gateway.CodeBackendUnavailable, Message: "database unavailable",
-				Detail: "the database named by the direct URI did not answer", RetryAfter: 5}
+				Detail: "the database named by the direct URI did not answer",
+				// Failed pools are not cached: the next request dials again.
+				RetryAfter: gateway.RetryAfterSeconds(0)}
 		}
 		cp := *ge
 		cp.Detail = redactText(cp.Detail)

@@ -53,6 +53,9 @@ type Registry struct {
 	routes   *postgres.RouteStore
 
 	direct *directCache
+	// directURI is gateway.direct_uri: whether direct-URI headers are
+	// accepted and for which hosts.
+	directURI config.DirectURI
 
 	kick     chan struct{} // coalesced reload requests (NOTIFY)
 	failures chan failure  // connect failures to record, drained by a worker
@@ -154,6 +157,7 @@ func NewWithOptions(cfg config.Config, log *slog.Logger, o Options) *Registry {
 		kick:         make(chan struct{}, 1),
 		failures:     make(chan failure, 64),
 		failureEvery: o.FailureEvery,
+		directURI:    cfg.Gateway.DirectURI,
 	}
 	for name, c := range cfg.Clients {
 		r.file[name] = c

@@ -464,6 +464,7 @@ func TestParseDirectURI(t *testing.T) {
 func TestDirectURI(t *testing.T) {
 	f := newFixture(cpSchema(t))
 	f.cfg.ControlPlane.DirectURIMaxPools = 2
+	f.cfg.Gateway.DirectURI.Enabled = true
 	r := f.start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // the guard: nothing may hang
 	defer cancel()
@@ -538,6 +539,7 @@ func TestDirectURI(t *testing.T) {
 func TestDirectIdlePoolsClosed(t *testing.T) {
 	f := newFixture(cpSchema(t))
 	f.cfg.ControlPlane.DirectURIIdleTimeout = 50 * time.Millisecond
+	f.cfg.Gateway.DirectURI.Enabled = true
 	r := f.start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

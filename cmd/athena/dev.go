@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,18 +31,43 @@ const devDemoDatabase = "athena_demo"
 // devDemoClient is the client name of the seeded demo database.
 const devDemoClient = "demo"
 
+// devDefaultHost is where athena dev listens unless -host says otherwise:
+// the stack is open (no API keys, direct URIs on), so only this machine may
+// reach it. api.host is serve's setting and does not apply here.
+const devDefaultHost = "127.0.0.1"
+
+// devLoopback is the allow-list athena dev gives direct URIs: the local
+// cluster and the developer's own databases on this machine.
+var devLoopback = []string{"127.0.0.0/8", "::1/128", "localhost"}
+
+// devDefaults applies what makes the dev stack a demo: it listens on host,
+// runs without API keys unless api_keys.required is set, and accepts
+// direct-URI headers for loopback hosts unless gateway.direct_uri names its
+// own allow-list. The banner reports each.
+func devDefaults(cfg *config.Config, host string) {
+	cfg.API.Host = host
+	if cfg.APIKeys.Required == nil {
+		off := false
+		cfg.APIKeys.Required = &off
+	}
+	if len(cfg.Gateway.DirectURI.AllowedHosts) == 0 {
+		cfg.Gateway.DirectURI = config.DirectURI{Enabled: true, AllowedHosts: devLoopback}
+	}
+}
+
 // dev runs the all-in-one stack. Unless the configuration names the
 // control-plane client, it creates (once) and starts a project-local
 // PostgreSQL under <dir>/pg holding the logging database and a seeded demo
 // database (client "demo"); configured clients are served beside them.
 func dev(args []string, stderr io.Writer) int {
-	var dir string
+	var dir, host string
 	var pgPort, port int
 	var tf temporalFlags
 	cfg, log, code := parse("dev", args, stderr, "text", func(fs *flag.FlagSet) {
 		fs.StringVar(&dir, "dir", ".athena", "directory for local state (PostgreSQL cluster, Temporal database with -persist)")
 		fs.IntVar(&pgPort, "pg-port", devstack.DefaultPostgresPort, "port of the project-local PostgreSQL")
 		fs.IntVar(&port, "port", 0, "gateway port (default: api.port from config, 4052)")
+		fs.StringVar(&host, "host", envOr("ATHENA_DEV_HOST", devDefaultHost), "address the gateway listens on (env ATHENA_DEV_HOST); the dev stack runs without API keys, so anything but loopback exposes its databases")
 		tf.register(fs)
 	})
 	if code >= 0 {
@@ -49,6 +76,7 @@ func dev(args []string, stderr io.Writer) int {
 	if port > 0 {
 		cfg.API.Port = port
 	}
+	devDefaults(&cfg, host)
 
 	// Signals are this function's from here to its last cleanup: the first
 	// one interrupts the start or stops the stack; later ones are only
@@ -226,7 +254,8 @@ func startLocalPostgres(ctx context.Context, dir string, pgPort int, cfg *config
 // cluster's databases are printed whole (they hold no password), those of
 // configured clients are not.
 func printDevBanner(w io.Writer, cfg config.Config, local *devstack.LocalPostgres, added []string, lt *devstack.LocalTemporal, redisLine string) {
-	fmt.Fprintf(w, "\n  Athena dev stack\n  gateway   http://127.0.0.1:%d   (try: curl http://127.0.0.1:%d/health)\n", cfg.API.Port, cfg.API.Port)
+	fmt.Fprintf(w, "\n  Athena dev stack\n")
+	printGatewayBanner(w, cfg)
 	if local != nil {
 		fmt.Fprintf(w, "  postgres  127.0.0.1:%d, cluster in %s\n", local.Port(), local.Dir())
 	} else {
@@ -248,6 +277,33 @@ func printDevBanner(w io.Writer, cfg config.Config, local *devstack.LocalPostgre
 	}
 	printTemporalBanner(w, lt)
 	fmt.Fprintf(w, "  redis     %s\n\n", redisLine)
+}
+
+// printGatewayBanner prints the address the gateway really binds, whether
+// API keys are required and where direct URIs may point.
+func printGatewayBanner(w io.Writer, cfg config.Config) {
+	bind := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
+	try := bind
+	where := "loopback only; -host changes it"
+	if ip, err := netip.ParseAddr(cfg.API.Host); cfg.API.Host == "" || (err == nil && ip.IsUnspecified()) {
+		try = net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.API.Port))
+		where = "EVERY interface: other machines reach it"
+	} else if (err != nil || !ip.IsLoopback()) && !strings.EqualFold(cfg.API.Host, "localhost") {
+		where = "reachable from other machines"
+	}
+	fmt.Fprintf(w, "  gateway   http://%s   (%s; try: curl http://%s/health)\n", bind, where, try)
+	if cfg.APIKeys.KeysRequired(false) {
+		fmt.Fprintf(w, "  api keys  required (api_keys.required is true)\n")
+	} else {
+		fmt.Fprintf(w, "  api keys  NOT required: requests without a key run with every right (set ATHENA_API_KEYS_REQUIRED=true to require them)\n")
+	}
+	if d := cfg.Gateway.DirectURI; d.Enabled {
+		hosts := "any host"
+		if len(d.AllowedHosts) > 0 {
+			hosts = strings.Join(d.AllowedHosts, ", ")
+		}
+		fmt.Fprintf(w, "  direct    x-pg-uri / x-jdbc-url headers accepted for %s\n", hosts)
+	}
 }
 
 func sortedClients(cfg config.Config) []string {

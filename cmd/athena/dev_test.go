@@ -284,3 +284,73 @@ func TestDevPortTakenNamesFlag(t *testing.T) {
 		t.Errorf("devPortsFree on a taken port: got %v, want an error containing %q", err, want)
 	}
 }
+
+// TestDevDefaultsLoopback checks that athena dev, which runs open (no API
+// keys, direct URIs on), listens on loopback unless -host says otherwise,
+// and that its banner prints what it binds and that keys are off.
+func TestDevDefaultsLoopback(t *testing.T) {
+	var fs flagSetProbe
+	if got := fs.devHostDefault(t); got != "127.0.0.1" {
+		t.Errorf("-host default: got %q, want 127.0.0.1", got)
+	}
+	for _, tt := range []struct {
+		name, host string
+		required   *bool
+		want       []string
+	}{
+		{"default", devDefaultHost, nil, []string{
+			"gateway   http://127.0.0.1:4052   (loopback only",
+			"api keys  NOT required",
+			"direct    x-pg-uri / x-jdbc-url headers accepted for 127.0.0.0/8, ::1/128, localhost",
+		}},
+		{"every interface", "0.0.0.0", nil, []string{"gateway   http://0.0.0.0:4052   (EVERY interface", "try: curl http://127.0.0.1:4052/health"}},
+		{"keys required by the configuration", devDefaultHost, boolPtr(true), []string{"api keys  required"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.APIKeys.Required = tt.required
+			devDefaults(&cfg, tt.host)
+			if cfg.API.Host != tt.host {
+				t.Errorf("api.host: got %q, want %q", cfg.API.Host, tt.host)
+			}
+			if want := tt.required != nil && *tt.required; cfg.APIKeys.KeysRequired(true) != want {
+				t.Errorf("keys required: got %v, want %v", !want, want)
+			}
+			if !cfg.Gateway.DirectURI.Enabled {
+				t.Error("direct URIs not enabled for loopback")
+			}
+			var b strings.Builder
+			printGatewayBanner(&b, cfg)
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("banner: want %q in\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}
+
+type flagSetProbe struct{}
+
+// devHostDefault reads the -host default from athena dev -h.
+func (flagSetProbe) devHostDefault(t *testing.T) string {
+	t.Helper()
+	t.Setenv("ATHENA_DEV_HOST", "")
+	var out strings.Builder
+	if code := run([]string{"dev", "-h"}, &out, &out); code != 0 {
+		t.Fatalf("athena dev -h: exit %d\n%s", code, out.String())
+	}
+	i := strings.Index(out.String(), "-host")
+	if i < 0 {
+		t.Fatalf("no -host flag in\n%s", out.String())
+	}
+	rest := out.String()[i:]
+	j := strings.Index(rest, `(default "`)
+	if j < 0 {
+		t.Fatalf("-host has no default in\n%s", rest)
+	}
+	rest = rest[j+len(`(default "`):]
+	return rest[:strings.Index(rest, `"`)]
+}
+
+func boolPtr(b bool) *bool { return &b }

@@ -79,6 +79,7 @@ func TestKeyLifecycleAcrossProcesses(t *testing.T) {
 	cfg := config.Default()
 	cfg.API.Host, cfg.API.Port = "127.0.0.1", 0
 	cfg.Temporal.Address = "127.0.0.1:1" // lazy client: not needed here
+	cfg.Gateway.DirectURI.Enabled = true // the keyless direct-URI rule is checked below
 	cfg.Clients = map[string]config.Client{
 		// Tenants share the schema that holds orders; the control plane
 		// is the same private schema (its tables are distinct).
