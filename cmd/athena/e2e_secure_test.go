@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/athena-gateway/athena/app"
 	"github.com/athena-gateway/athena/config"
@@ -70,7 +73,7 @@ func TestServeRequiresKeysByDefault(t *testing.T) {
 			}
 			cfg.API.Host, cfg.API.Port = "127.0.0.1", 0
 			cfg.Temporal.Address = "127.0.0.1:1" // lazy client: not needed here
-			cfg.Clients = map[string]config.Client{"shop": {URI: tenantURL}}
+			cfg.Clients = map[string]config.Client{"shop": {URI: tenantURL, ExposedSchemas: []string{schemaOf(t, tenantURL)}}}
 			if tt.controlPlane {
 				cfg.Clients["athena_logging"] = config.Client{URI: postgresSchemaURL(t)}
 			}
@@ -101,6 +104,72 @@ func TestServeRequiresKeysByDefault(t *testing.T) {
 				t.Errorf("start-up mode lines: got %q, want one INFO line containing %q", modeLines, tt.wantLog)
 			}
 		})
+	}
+}
+
+// schemaOf is the private schema a test URL's search_path names: a URI's
+// search_path exposes nothing (spec §1.1), so tests expose it explicitly.
+func schemaOf(t *testing.T, uri string) string {
+	t.Helper()
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("search_path")
+}
+
+// TestServeStopsCleanlyWithoutTemporal: SIGTERM (Stop) while Temporal is
+// unreachable ends `athena serve` without an error (exit 0) and applies the
+// statistics it still held directly, with the StatsFlush activity's
+// exactly-once transaction, instead of losing them (issue 12, shutdown).
+func TestServeStopsCleanlyWithoutTemporal(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	tenantURL, conn := keysTestDB(t)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, `CREATE TABLE orders (id bigserial PRIMARY KEY, item text NOT NULL); INSERT INTO orders (item) VALUES ('book')`); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(writeConfig(t, "api_keys:\n  required: false\ntelemetry:\n  enabled: true\n"), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.API.Host, cfg.API.Port = "127.0.0.1", 0
+	cfg.Temporal.Address = "127.0.0.1:1" // nothing listens: every StatsFlush start fails
+	cpURL := postgresSchemaURL(t)
+	cfg.Clients = map[string]config.Client{
+		"shop":           {URI: tenantURL, ExposedSchemas: []string{schemaOf(t, tenantURL)}},
+		"athena_logging": {URI: cpURL},
+	}
+	var engine *gin.Engine
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	a, err := app.Start(sctx, app.Serve(app.Params{Config: cfg, Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}), &engine)
+	if err != nil {
+		t.Fatalf("start gateway: %v", err)
+	}
+	g := &gatewayProcess{engine: engine}
+	const requests = 3
+	for range requests {
+		if code, body := g.do("POST", "/gateway/fetch", "shop", "", `{"table_name":"orders"}`); code != 200 {
+			t.Fatalf("fetch: %d %s", code, body)
+		}
+	}
+	stopCtx, cancelStop := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelStop()
+	if err := a.Stop(stopCtx); err != nil {
+		t.Fatalf("stop with Temporal unreachable: %v (athena serve would exit 1)", err)
+	}
+	cp, err := pgx.Connect(ctx, cpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close(ctx)
+	var total int64
+	if err := cp.QueryRow(ctx, `SELECT coalesce(sum(total_requests), 0) FROM client_statistics WHERE client_name = 'shop'`).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if total != requests {
+		t.Errorf("client_statistics counts %d requests after shutdown, want %d (statistics lost)", total, requests)
 	}
 }
 
