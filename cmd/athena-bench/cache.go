@@ -149,7 +149,7 @@ func coldReads(ctx context.Context, ath athena, dbURL string, maxConns int32, lo
 		return fail(err)
 	}
 	defer c.Close(context.Background())
-	clients := tracedClients{Registry: ath.reg, db: postgres.New(pool, postgres.Options{})}
+	clients := tracedClients{Registry: ath.reg, db: postgres.New(pool, postgres.Options{ExposedSchemas: []string{benchSchema}})}
 	srv, err := serve("cold reads", ath.engineWith(clients, api.Deps{}, c))
 	if err != nil {
 		return fail(err)

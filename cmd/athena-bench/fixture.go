@@ -7,6 +7,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// benchSchema holds the bench's tables; the Athena servers expose it.
+const benchSchema = "athena_bench"
+
 // itemRows is how many rows athena_bench.items holds; reads pick ids in
 // 1..itemRows.
 const itemRows = 10000

@@ -89,7 +89,9 @@ func newAthena(dbURL string, maxConns int32, insertRows int, log *slog.Logger) a
 	cfg := config.Default()
 	cfg.Postgres.MaxConns = maxConns
 	cfg.Gateway.MaxInsertRows = max(cfg.Gateway.MaxInsertRows, insertRows)
-	cfg.Clients = map[string]config.Client{benchClient: {URI: dbURL}}
+	// The bench's tables live in benchSchema, which must be exposed
+	// (spec §1.1: only exposed schemas are reachable).
+	cfg.Clients = map[string]config.Client{benchClient: {URI: dbURL, ExposedSchemas: []string{benchSchema}}}
 	reg := registry.New(cfg, log)
 
 	lim := gateway.DefaultLimits()

@@ -329,9 +329,11 @@ control_plane:
   # athena-bench migrated the schema already.
   migrate_on_start: false
 postgres_clients:
-  %s: %q
+  %s:
+    uri: %q
+    exposed_schemas: [%s]
   athena_logging: %q
-`, port, poolConns, cacheOn, telemetryOn, redisURL, temporalPort, benchClient, tenantURI, cpURI)
+`, port, poolConns, cacheOn, telemetryOn, redisURL, temporalPort, benchClient, tenantURI, benchSchema, cpURI)
 }
 
 // setupXPControlPlane creates and migrates the Athena processes' control
