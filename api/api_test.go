@@ -105,6 +105,34 @@ func newHarness(t testing.TB) *harness {
 	return &harness{t: t, engine: engine, reg: reg, schema: schema}
 }
 
+// sideSchemaName is the name of a schema a test creates beside its
+// fixture; fixture-prefixed, so dropStaleSchemas also finds a leftover.
+func (h *harness) sideSchemaName(suffix string) string { return h.schema + "_" + suffix }
+
+// createSideSchema creates the schema name (from sideSchemaName), runs ddl
+// after it, and drops it when the test ends on a connection of its own, so
+// the cleanup works whatever the test did with its connections.
+func (h *harness) createSideSchema(t *testing.T, name, ddl string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testDatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name+";\n"+ddl); err != nil {
+		t.Fatalf("create schema %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), testDatabaseURL())
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE")
+	})
+}
+
 // dropStaleSchemas removes fixture schemas more than an hour old: fuzz
 // workers are killed without running cleanups, and their schemas would
 // otherwise pile up.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"strings"
@@ -113,21 +112,11 @@ func TestSystemSchemasAreNeverExposed(t *testing.T) {
 // qualified or not (in list order).
 func TestExposedSchemasPerClient(t *testing.T) {
 	h := newHarness(t)
-	hidden := h.schema + "_hidden"
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testDatabaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	hidden := h.sideSchemaName("hidden")
 	users := pgx.Identifier{h.schema, "users"}.Sanitize()
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+hidden+`;
-CREATE TABLE `+hidden+`.secrets (id int PRIMARY KEY, user_id bigint REFERENCES `+users+`(id), v text);
+	h.createSideSchema(t, hidden, `CREATE TABLE `+hidden+`.secrets (id int PRIMARY KEY, user_id bigint REFERENCES `+users+`(id), v text);
 INSERT INTO `+hidden+`.secrets VALUES (1, 1, 'classified');
-CREATE FUNCTION `+hidden+`.peek() RETURNS text LANGUAGE sql AS $$ SELECT 'peeked' $$;`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA "+hidden+" CASCADE") })
+CREATE FUNCTION `+hidden+`.peek() RETURNS text LANGUAGE sql AS $$ SELECT 'peeked' $$;`)
 
 	check := func(exposed bool) {
 		t.Helper()

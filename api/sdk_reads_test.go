@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -94,29 +93,13 @@ func TestNestedSelectRelationNode(t *testing.T) {
 // the schema picks one.
 func TestNestedSelectSchemaQualified(t *testing.T) {
 	h := newHarness(t)
-	aux := h.schema + "_aux"
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testDatabaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	aux := h.sideSchemaName("aux")
 	users := pgx.Identifier{h.schema, "users"}.Sanitize()
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+aux+`;
-CREATE TABLE `+aux+`.profiles (id serial PRIMARY KEY, user_id bigint REFERENCES `+users+`(id), bio text);
-CREATE TABLE `+pgx.Identifier{h.schema, "profiles"}.Sanitize()+` (id serial PRIMARY KEY, user_id bigint REFERENCES `+users+`(id), bio text);
+	mainProfiles := pgx.Identifier{h.schema, "profiles"}.Sanitize()
+	h.createSideSchema(t, aux, `CREATE TABLE `+aux+`.profiles (id serial PRIMARY KEY, user_id bigint REFERENCES `+users+`(id), bio text);
+CREATE TABLE `+mainProfiles+` (id serial PRIMARY KEY, user_id bigint REFERENCES `+users+`(id), bio text);
 INSERT INTO `+aux+`.profiles (user_id, bio) VALUES (1, 'aux bio');
-INSERT INTO `+pgx.Identifier{h.schema, "profiles"}.Sanitize()+` (user_id, bio) VALUES (1, 'main bio');`); err != nil {
-		t.Fatalf("create aux schema: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), testDatabaseURL())
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+aux+" CASCADE")
-	})
+INSERT INTO `+mainProfiles+` (user_id, bio) VALUES (1, 'main bio');`)
 	// Both schemas are exposed (spec §1.1); one that is not cannot be embedded.
 	h.expose(t, h.schema, aux)
 

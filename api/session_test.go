@@ -49,7 +49,7 @@ func newSmallPoolHarness(t *testing.T) *harness {
 // search_path.
 func TestRawQuerySessionStateDoesNotLeak(t *testing.T) {
 	h := newSmallPoolHarness(t)
-	other := h.schema + "_other"
+	other := h.sideSchemaName("other")
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, testDatabaseURL())
 	if err != nil {
@@ -58,10 +58,7 @@ func TestRawQuerySessionStateDoesNotLeak(t *testing.T) {
 	defer conn.Close(ctx)
 	// A decoy "users" with other rows: a fetch resolved through the
 	// leaked search_path would read it.
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+other+"; CREATE TABLE "+other+".users (id bigint, email text); INSERT INTO "+other+".users VALUES (99, 'decoy@example.com')"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA "+other+" CASCADE") })
+	h.createSideSchema(t, other, "CREATE TABLE "+other+".users (id bigint, email text); INSERT INTO "+other+".users VALUES (99, 'decoy@example.com')")
 
 	lock := time.Now().UnixNano() % 1000000007
 	raw := fmt.Sprintf(`{"query":"SET search_path TO %s; SET statement_timeout = 0; SET ROLE pg_read_all_data; CREATE TEMP TABLE leak (x int); SELECT pg_advisory_lock(%d); PREPARE leaked AS SELECT 1"}`, other, lock)
