@@ -185,6 +185,12 @@ func errAdminDisabled() error {
 // gateway.RequestInfo. Without a key store (openAuth) the request is
 // anonymous.
 func (s *Server) authenticate(c *gin.Context, client string) (auth.Principal, error) {
+	if run := deferredRunFrom(c.Request.Context()); run != nil {
+		// A worker running a deferred request: it was authenticated and
+		// admitted when accepted, and runs as that principal.
+		c.Set(principalKey, run.principal)
+		return run.principal, nil
+	}
 	p, err := s.keys.authenticate(c, client)
 	if err != nil {
 		return auth.Principal{}, inStep("auth", err)

@@ -100,6 +100,10 @@ func decoded[T any](s *Server, c *gin.Context, decode func(body []byte) (T, erro
 	if err != nil {
 		return res, p, req, err
 	}
-	req, err = decode(body)
-	return res, p, req, err
+	if req, err = decode(body); err != nil {
+		return res, p, req, err
+	}
+	// A valid write whose caller sent Prefer: respond-async is deferred
+	// (deferred.go); errAnswered then tells the route its 202 is written.
+	return res, p, req, s.deferIfAsked(c, res, p, body)
 }

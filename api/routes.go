@@ -50,6 +50,7 @@ func (s *Server) routeTable() []route {
 		{[]string{get}, "/schema/columns", "schema", "columns, filtered by table_name and table_schema", s.introspectColumns},
 		{[]string{get}, "/schema/constraints", "schema", "constraints, filtered by table_name and table_schema", s.introspectConstraints},
 	}
+	routes = append(routes, s.deferredRoutes()...)
 	if s.opts.Metrics == nil {
 		routes[3].handler = unavailable(gateway.Errorf(gateway.CodeNotFound, "metrics are not enabled"))
 	}

@@ -11,6 +11,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -64,6 +65,12 @@ type Deps struct {
 	// Audit reads the admin audit trail for GET /admin/audit; nil (no
 	// logging database) answers it with 503.
 	Audit AuditReader
+	// Deferred keeps deferred requests (spec §5); nil (no logging
+	// database) answers deferral and /gateway/deferred/* with 503.
+	Deferred DeferredStore
+	// DeferredQueue starts DeferredRequest workflows; nil (no Temporal)
+	// answers deferral with 503 deferred_queue_unavailable.
+	DeferredQueue DeferredQueue
 }
 
 // Options configures the HTTP layer.
@@ -94,6 +101,14 @@ type Options struct {
 	// (the default) trusts none: the logged address is the peer's, which
 	// a client cannot forge (gin's own default trusts every peer).
 	TrustedProxies []string
+	// DeferredRetryAfter is the polling interval a deferred request's 202
+	// suggests (Retry-After, retry_after_seconds); default
+	// DefaultDeferredRetryAfter.
+	DeferredRetryAfter time.Duration
+	// DeferredStartTimeout bounds starting a deferred request's workflow
+	// (Temporal unreachable: 503 once it passes); default
+	// DefaultDeferredStartTimeout.
+	DeferredStartTimeout time.Duration
 }
 
 // HealthCheck is one dependency in /health. A failing Required check turns

@@ -57,6 +57,8 @@ const (
 	CodePoolExhausted       Code = "pool_exhausted"
 	CodeStatementTimeout    Code = "statement_timeout"
 	CodeDeferredUnavailable Code = "deferred_queue_unavailable"
+	// CodeDeferredNotFailed: only a failed deferred request can be requeued.
+	CodeDeferredNotFailed Code = "deferred_request_not_failed"
 	CodeInternal            Code = "internal_error"
 )
 
@@ -102,6 +104,7 @@ var catalogue = map[Code]int{
 	CodePoolExhausted:       http.StatusServiceUnavailable,
 	CodeStatementTimeout:    http.StatusGatewayTimeout,
 	CodeDeferredUnavailable: http.StatusServiceUnavailable,
+	CodeDeferredNotFailed:   http.StatusConflict,
 	CodeInternal:            http.StatusInternalServerError,
 }
 

@@ -171,11 +171,11 @@ type stmt struct {
 // and cached per connection by pgx's default exec mode, so repeated shapes
 // are parsed and planned once.
 func (db *DB) exec(ctx context.Context, stmts ...stmt) error {
-	conn, err := db.acquire(ctx)
+	conn, release, err := db.take(ctx, pgx.TxOptions{})
 	if err != nil {
 		return err
 	}
-	return db.execOn(ctx, conn, stmts)
+	return db.execOn(ctx, conn, release, stmts)
 }
 
 // execRead is exec for a read, retried once when it failed because its
@@ -186,7 +186,7 @@ func (db *DB) exec(ctx context.Context, stmts ...stmt) error {
 // Writes never come here: whether one reached the server is unknown.
 func (db *DB) execRead(ctx context.Context, reset func(), stmts ...stmt) error {
 	err := db.exec(ctx, stmts...)
-	if err == nil || !isDroppedConn(err) || ctx.Err() != nil {
+	if err == nil || !isDroppedConn(err) || ctx.Err() != nil || db.pinnedIn(ctx) != nil {
 		return err
 	}
 	conn, aerr := db.acquireLive(ctx)
@@ -194,7 +194,7 @@ func (db *DB) execRead(ctx context.Context, reset func(), stmts ...stmt) error {
 		return err
 	}
 	reset()
-	return db.execOn(ctx, conn, stmts)
+	return db.execOn(ctx, conn, conn.Release, stmts)
 }
 
 // acquireLive acquires a connection that answers a ping, discarding up to
@@ -238,9 +238,9 @@ func isDroppedConn(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
-// execOn is exec on an acquired connection, which it releases.
-func (db *DB) execOn(ctx context.Context, conn *pgxpool.Conn, stmts []stmt) error {
-	defer conn.Release()
+// execOn is exec on a taken connection, given back by release.
+func (db *DB) execOn(ctx context.Context, conn *pgxpool.Conn, release func(), stmts []stmt) error {
+	defer release()
 	var err error
 	if len(stmts) == 1 && db.timeout == "" {
 		err = stmts[0].scan(conn.QueryRow(ctx, stmts[0].sql, stmts[0].args...))
@@ -374,11 +374,11 @@ func joinArrays(parts [][]byte) json.RawMessage {
 // queryRows runs one statement that returns many rows and hands them to
 // collect, applying the statement timeout like exec.
 func (db *DB) queryRows(ctx context.Context, sql string, args []any, collect func(pgx.Rows) error) error {
-	conn, err := db.acquire(ctx)
+	conn, release, err := db.take(ctx, pgx.TxOptions{})
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
+	defer release()
 	if db.timeout == "" {
 		rows, err := conn.Query(ctx, sql, args...)
 		if err != nil {

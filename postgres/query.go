@@ -47,11 +47,15 @@ func (db *DB) Query(ctx context.Context, req gateway.QueryRequest) (gateway.Quer
 		// can ever help.
 		return gateway.QueryResult{}, gateway.Errorf(gateway.CodeInvalidQueryPayload, "query text contains a NUL byte (\\u0000), which PostgreSQL does not accept")
 	}
-	conn, err := db.acquire(ctx)
+	conn, _, err := db.take(ctx, pgx.TxOptions{})
 	if err != nil {
 		return gateway.QueryResult{}, err
 	}
-	defer db.releaseRaw(ctx, conn, req.SQL)
+	if p := db.pinnedIn(ctx); p != nil {
+		p.raw = true // RunRecorded resets the session when the run ends
+	} else {
+		defer db.releaseRaw(ctx, conn, req.SQL)
+	}
 
 	var res gateway.QueryResult
 	if len(req.Params) > 0 {

@@ -49,14 +49,20 @@ func (db *DB) Transaction(ctx context.Context, req gateway.TransactionRequest) (
 		}
 	}
 
-	conn, err := db.acquire(ctx)
+	// In a recorded run (deferred execution, deferred.go) the run's
+	// transaction, opened with these options, is this transaction: the
+	// ledger row commits with it.
+	recorded := db.pinnedIn(ctx) != nil
+	conn, release, err := db.take(ctx, txOptions(req.Options))
 	if err != nil {
 		return gateway.TransactionResult{}, err
 	}
-	defer conn.Release()
+	defer release()
 
 	b := &pgx.Batch{}
-	b.BeginTx(txOptions(req.Options))
+	if !recorded {
+		b.BeginTx(txOptions(req.Options))
+	}
 	if db.timeout != "" {
 		b.Queue(setTimeoutSQL, db.timeout) // local to the transaction
 	}
@@ -71,10 +77,15 @@ func (db *DB) Transaction(ctx context.Context, req gateway.TransactionRequest) (
 			run = append(run, queued{i, s})
 		}
 	}
-	b.Queue("COMMIT")
+	if !recorded {
+		b.Queue("COMMIT")
+	}
 
 	br := conn.SendBatch(ctx, b)
 	defer func() {
+		if recorded {
+			return // RunRecorded commits or rolls back
+		}
 		// A no-op once COMMIT ran (the batch closed the transaction); after
 		// a failure it is the ROLLBACK that returns the connection clean.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
@@ -83,7 +94,9 @@ func (db *DB) Transaction(ctx context.Context, req gateway.TransactionRequest) (
 	}()
 
 	failed := -1 // operation whose statement failed
-	_, err = br.Exec()
+	if !recorded {
+		_, err = br.Exec() // BEGIN
+	}
 	if err == nil && db.timeout != "" {
 		_, err = br.Exec()
 	}
@@ -95,8 +108,8 @@ func (db *DB) Transaction(ctx context.Context, req gateway.TransactionRequest) (
 			failed = q.op
 		}
 	}
-	commit := false
-	if err == nil {
+	commit := recorded && err == nil
+	if err == nil && !recorded {
 		_, err = br.Exec()
 		commit = err == nil
 	}
