@@ -59,7 +59,7 @@ const (
 	CodeDeferredUnavailable Code = "deferred_queue_unavailable"
 	// CodeDeferredNotFailed: only a failed deferred request can be requeued.
 	CodeDeferredNotFailed Code = "deferred_request_not_failed"
-	CodeInternal            Code = "internal_error"
+	CodeInternal          Code = "internal_error"
 )
 
 // catalogue is the closed set of codes with their HTTP status: the one map
