@@ -29,6 +29,9 @@ type Activities struct {
 	// of flushes never holds more connections of the logging database
 	// than the limiter allows. Nil: no limit.
 	Telemetry *telemetry.Limiter
+	// Deferred runs stored deferred requests (ExecuteDeferred); nil in a
+	// worker that cannot.
+	Deferred DeferredExecutor
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

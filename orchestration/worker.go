@@ -45,6 +45,21 @@ type WorkerOptions struct {
 	StopTimeout time.Duration
 	// Log receives start, retry and stop lines. Nil discards.
 	Log *slog.Logger
+	// Pacing limits the activities of a task queue, by name (the deferred
+	// queue: app sets it from the deferred section). Zero fields keep the
+	// SDK's defaults.
+	Pacing map[string]Pacing
+}
+
+// Pacing is how fast a task queue's activities run.
+type Pacing struct {
+	// MaxConcurrentActivities is this worker's slots for the queue's
+	// activities.
+	MaxConcurrentActivities int
+	// ActivitiesPerSecond is the task queue's rate across all its workers,
+	// enforced by the Temporal server (worker option
+	// TaskQueueActivitiesPerSecond).
+	ActivitiesPerSecond float64
 }
 
 // Worker runs one SDK worker per task queue with work, each registering
@@ -150,10 +165,13 @@ func (w *Worker) startAll(ctx context.Context) error {
 	}
 	started := make([]worker.Worker, 0, len(w.opts.Queues))
 	for _, q := range w.opts.Queues {
+		p := w.opts.Pacing[q.Name]
 		sw := worker.New(w.client, q.Name, worker.Options{
-			Identity:          w.opts.Identity,
-			WorkerStopTimeout: w.opts.StopTimeout,
-			OnFatalError:      w.fatal(q.Name),
+			Identity:                           w.opts.Identity,
+			WorkerStopTimeout:                  w.opts.StopTimeout,
+			OnFatalError:                       w.fatal(q.Name),
+			MaxConcurrentActivityExecutionSize: p.MaxConcurrentActivities,
+			TaskQueueActivitiesPerSecond:       p.ActivitiesPerSecond,
 		})
 		q.Register(sw, w.acts)
 		if err := sw.Start(); err != nil {

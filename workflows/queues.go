@@ -51,15 +51,20 @@ type Queue struct {
 // from the entry of the queue it ran on.
 //
 // Only queues with work are listed, so only they are polled.
-// TaskQueueDeferred, TaskQueuePipelines and TaskQueueInsertBatch have no
-// workflow yet: the features that bring deferred execution, pipelines and
-// insert windows add their entry here with their workflows and activities.
+// TaskQueuePipelines and TaskQueueInsertBatch have no workflow yet: the
+// features that bring pipelines and insert windows add their entry here
+// with their workflows and activities.
 func Queues() []Queue {
 	return []Queue{
 		{
 			Name:       TaskQueueDefault,
 			Workflows:  []any{Ping},
 			Activities: func(a *activities.Activities) []any { return []any{a.Ping} },
+		},
+		{
+			Name:       TaskQueueDeferred,
+			Workflows:  []any{DeferredRequest},
+			Activities: func(a *activities.Activities) []any { return []any{a.ExecuteDeferred, a.FailDeferred} },
 		},
 		{
 			Name:       TaskQueueStats,

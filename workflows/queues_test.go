@@ -40,8 +40,9 @@ func funcName(f any) string {
 // in the table (so not polled).
 func TestQueuesRegisterOnlyTheirOwnWork(t *testing.T) {
 	want := map[string][2][]string{
-		TaskQueueDefault: {{"Ping"}, {"Ping"}},
-		TaskQueueStats:   {{"StatsFlush", "StatsRefresh"}, {"ApplyStats", "RebuildStats"}},
+		TaskQueueDefault:  {{"Ping"}, {"Ping"}},
+		TaskQueueDeferred: {{"DeferredRequest"}, {"ExecuteDeferred", "FailDeferred"}},
+		TaskQueueStats:    {{"StatsFlush", "StatsRefresh"}, {"ApplyStats", "RebuildStats"}},
 	}
 	acts := activities.New("test", nil)
 	onQueue := map[string]string{} // activity → its queue
@@ -60,10 +61,10 @@ func TestQueuesRegisterOnlyTheirOwnWork(t *testing.T) {
 			onQueue[a] = q.Name
 		}
 	}
-	if !slices.Equal(names, []string{TaskQueueDefault, TaskQueueStats}) {
-		t.Errorf("queues with work: %q, want only %s and %s", names, TaskQueueDefault, TaskQueueStats)
+	if !slices.Equal(names, []string{TaskQueueDefault, TaskQueueDeferred, TaskQueueStats}) {
+		t.Errorf("queues with work: %q, want only %s, %s and %s", names, TaskQueueDefault, TaskQueueDeferred, TaskQueueStats)
 	}
-	for _, empty := range []string{TaskQueueDeferred, TaskQueuePipelines, TaskQueueInsertBatch} {
+	for _, empty := range []string{TaskQueuePipelines, TaskQueueInsertBatch} {
 		if !slices.Contains(TaskQueues(), empty) || slices.Contains(names, empty) {
 			t.Errorf("queue %s: want it named in TaskQueues but absent from Queues (no work yet)", empty)
 		}

@@ -1,0 +1,96 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/athena-gateway/athena/activities"
+)
+
+// DeferredInput is the input of the DeferredRequest workflow: only the
+// request id; the request itself stays in gateway_deferred_requests.
+type DeferredInput struct {
+	RequestID string `json:"request_id"`
+}
+
+// DeferredResult is what DeferredRequest returns for a completed request.
+type DeferredResult struct {
+	RequestID string `json:"request_id"`
+	Status    int    `json:"status"`
+	Attempt   int    `json:"attempt"`
+}
+
+const (
+	// deferredActivityTimeout bounds one attempt: a gateway operation,
+	// itself bounded by the client's statement timeout.
+	deferredActivityTimeout = 2 * time.Minute
+	// deferredGiveUp bounds all attempts of one request: a database down
+	// longer than this fails the request (it can be requeued).
+	deferredGiveUp = 24 * time.Hour
+	// deferredFailTimeout bounds recording the give-up.
+	deferredFailTimeout = 30 * time.Second
+)
+
+// DeferredRetryPolicy retries a transient failure (database down, pool
+// exhausted, statement timeout) from 1s doubling to 1m, until
+// deferredGiveUp; a client error (activities.ErrTypeDeferredFailed) stops
+// at once.
+var DeferredRetryPolicy = &temporal.RetryPolicy{
+	InitialInterval:        time.Second,
+	BackoffCoefficient:     2,
+	MaximumInterval:        time.Minute,
+	NonRetryableErrorTypes: []string{activities.ErrTypeDeferredFailed, activities.ErrTypeDeferredUnknown},
+}
+
+// DeferredStartOptions are the start options of request id's workflow on
+// TaskQueueDeferred. A first start may never reuse the ID
+// (reject-duplicate: one request, one run); a requeue runs again only
+// after a failed run (allow-duplicate-failed-only).
+func DeferredStartOptions(id string, requeue bool) client.StartWorkflowOptions {
+	reuse := enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+	if requeue {
+		reuse = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
+	}
+	return client.StartWorkflowOptions{
+		ID:                    DeferredID(id),
+		TaskQueue:             TaskQueueDeferred,
+		WorkflowIDReusePolicy: reuse,
+	}
+}
+
+// DeferredRequest runs one deferred gateway request (spec §5) with retry
+// and backoff: the ExecuteDeferred activity runs it through the gateway's
+// route handler and records its end in gateway_deferred_requests. A
+// request that cannot succeed (validation, constraint) ends the workflow
+// Failed, so POST /gateway/deferred/{id}/requeue may run it again under the
+// same ID; one the retries gave up on is recorded failed first.
+func DeferredRequest(ctx workflow.Context, in DeferredInput) (DeferredResult, error) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    deferredActivityTimeout,
+		ScheduleToCloseTimeout: deferredGiveUp,
+		RetryPolicy:            DeferredRetryPolicy,
+	})
+	var a *activities.Activities
+	var out activities.ExecuteDeferredResult
+	err := workflow.ExecuteActivity(actx, a.ExecuteDeferred, activities.ExecuteDeferredInput{RequestID: in.RequestID}).Get(ctx, &out)
+	if err == nil {
+		return DeferredResult{RequestID: out.RequestID, Status: out.Status, Attempt: out.Attempt}, nil
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeDeferredFailed {
+		return DeferredResult{}, err // recorded with the route's envelope
+	}
+	fctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: deferredFailTimeout,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+	})
+	if ferr := workflow.ExecuteActivity(fctx, a.FailDeferred, activities.FailDeferredInput{RequestID: in.RequestID, Error: err.Error()}).Get(ctx, nil); ferr != nil {
+		workflow.GetLogger(ctx).Error("cannot record the deferred request as failed", "request_id", in.RequestID, "err", ferr)
+	}
+	return DeferredResult{}, err
+}
