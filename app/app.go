@@ -86,6 +86,7 @@ type controlStores struct {
 	Stats       *postgres.StatsStore
 	Idempotency *postgres.TransactionResults
 	Audit       *postgres.AuditStore
+	Deferred    *postgres.DeferredStore
 }
 
 func newControlStores(reg *registry.Registry) controlStores {
@@ -98,6 +99,7 @@ func newControlStores(reg *registry.Registry) controlStores {
 		Stats:       postgres.NewStatsStore(pool),
 		Idempotency: postgres.NewTransactionResults(pool, 0),
 		Audit:       postgres.NewAuditStore(pool),
+		Deferred:    postgres.NewDeferredStore(pool),
 	}
 }
 
@@ -192,6 +194,7 @@ func Gateway() fx.Option {
 			newAPIOptions,
 			newHealthChecks,
 			newStatsRefresher,
+			newDeferredQueue,
 			newEngine,
 			newHTTPServer,
 			newMetrics,
@@ -206,8 +209,13 @@ func Gateway() fx.Option {
 // newAPIDeps hands api one small interface per consumer, over the
 // registry and the stores built once in Core. A store that is nil (no
 // logging database) leaves its feature out.
-func newAPIDeps(reg *registry.Registry, stores controlStores, a *auth.Authenticator, refresh api.StatsRefresher) api.Deps {
+func newAPIDeps(reg *registry.Registry, stores controlStores, a *auth.Authenticator, refresh api.StatsRefresher, queue api.DeferredQueue) api.Deps {
 	d := api.Deps{Clients: reg, ClientAdmin: reg, HostRoutes: reg, Auth: a, StatsRefresh: refresh}
+	if stores.Deferred != nil {
+		// Deferred requests need both the store (the logging database) and
+		// the queue (Temporal, lazily connected).
+		d.Deferred, d.DeferredQueue = stores.Deferred, queue
+	}
 	if stores.Keys != nil {
 		d.APIKeys = stores.Keys
 	}
@@ -247,8 +255,10 @@ func newAPIOptions(cfg config.Config, v version, checks []api.HealthCheck, tel a
 		Cache: tel.Cache, Metrics: tel.Metrics, Logs: tel.Logs, Stats: tel.Stats,
 		// The admin audit trail is not telemetry: it is written whenever
 		// there is a logging database.
-		Audit:          tel.Logs,
-		TrustedProxies: cfg.API.TrustedProxies,
+		Audit:                tel.Logs,
+		TrustedProxies:       cfg.API.TrustedProxies,
+		DeferredRetryAfter:   cfg.Deferred.RetryAfter,
+		DeferredStartTimeout: cfg.Deferred.StartTimeout,
 	}
 	if !cfg.Telemetry.Enabled {
 		opts.Logs = nil

@@ -9,6 +9,8 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/athena-gateway/athena/activities"
+	"github.com/athena-gateway/athena/auth"
+	"github.com/athena-gateway/athena/cache"
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/orchestration"
 	"github.com/athena-gateway/athena/registry"
@@ -47,15 +49,19 @@ func TemporalWorker() fx.Option {
 // newActivities hands the activities the client registry. Besides giving SQL
 // activities their pools, the dependency orders shutdown: the registry is
 // built before the worker, so its pools close after the worker has stopped.
-func newActivities(reg *registry.Registry, lim *telemetry.Limiter) *activities.Activities {
+func newActivities(reg *registry.Registry, lim *telemetry.Limiter, cfg config.Config, au *auth.Authenticator, c *cache.Cache, log *slog.Logger) *activities.Activities {
 	a := activities.New(orchestration.Identity(), reg)
 	a.Telemetry = lim
+	if e := newDeferredExecutor(reg, cfg, au, c, log); e != nil {
+		a.Deferred = e
+	}
 	return a
 }
 
-func newTemporalWorker(lc fx.Lifecycle, sd fx.Shutdowner, c client.Client, acts *activities.Activities, log *slog.Logger) *orchestration.Worker {
+func newTemporalWorker(lc fx.Lifecycle, sd fx.Shutdowner, cfg config.Config, c client.Client, acts *activities.Activities, log *slog.Logger) *orchestration.Worker {
 	w := orchestration.NewWorker(c, acts, orchestration.WorkerOptions{
 		Identity: acts.Identity,
+		Pacing:   workerPacing(cfg),
 		Log:      log.With("component", "temporal-worker"),
 		// The SDK gave up on a worker (e.g. its namespace is gone): end the
 		// process with a failure code so the supervisor restarts or alerts.

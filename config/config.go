@@ -42,6 +42,8 @@ type Config struct {
 	Telemetry Telemetry `yaml:"telemetry"`
 	// APIKeys says whether tenant requests need an API key (spec §1.2).
 	APIKeys APIKeys `yaml:"api_keys"`
+	// Deferred paces deferred requests (spec §5).
+	Deferred Deferred `yaml:"deferred"`
 	// Clients maps a client name (the X-Athena-Client value) to its database.
 	Clients map[string]Client `yaml:"postgres_clients"`
 
@@ -148,6 +150,38 @@ type Temporal struct {
 	APIKey string `yaml:"api_key"`
 }
 
+// Deferred configures deferred execution (spec §5): writes queued as
+// DeferredRequest workflows on the athena-deferred task queue. The queue is
+// the pacing: a worker runs at most MaxConcurrentActivities of them at once,
+// and the Temporal server hands out at most ActivitiesPerSecond across all
+// workers, so a drain never takes the tenant pool from synchronous callers.
+type Deferred struct {
+	// MaxConcurrentActivities is each worker's slots for deferred requests;
+	// every running one holds one connection of its client's pool, so it
+	// should stay below postgres.max_conns (and each client's max_conns),
+	// leaving the rest to synchronous callers: the worker uses at most
+	// postgres.max_conns - 1 (DeferredSlots). Default 4.
+	MaxConcurrentActivities int `yaml:"max_concurrent_activities"`
+	// ActivitiesPerSecond is the task queue's rate across all workers, set
+	// through Temporal (TaskQueueActivitiesPerSecond). Default 200.
+	ActivitiesPerSecond float64 `yaml:"activities_per_second"`
+	// RetryAfter is the polling interval the 202 suggests (Retry-After,
+	// retry_after_seconds). Default 2s.
+	RetryAfter time.Duration `yaml:"retry_after"`
+	// StartTimeout bounds starting the workflow; past it (Temporal
+	// unreachable) the request answers 503 deferred_queue_unavailable.
+	// Default 5s.
+	StartTimeout time.Duration `yaml:"start_timeout"`
+}
+
+// DeferredSlots is the concurrency a worker gives deferred requests:
+// deferred.max_concurrent_activities, capped at postgres.max_conns - 1 (at
+// least 1) so the tenant pool always has a connection for synchronous
+// callers.
+func (c Config) DeferredSlots() int {
+	return max(1, min(c.Deferred.MaxConcurrentActivities, int(c.Postgres.MaxConns)-1))
+}
+
 // Telemetry configures the request and operation logs (gateway_request_log,
 // gateway_operation_log, spec §7). They are written only when the control
 // plane is configured, in batches on a pool of their own, and never make a
@@ -240,7 +274,8 @@ func Default() Config {
 			StatsInterval:    5 * time.Second,
 			StatsMaxKeys:     10000,
 		},
-		Clients: map[string]Client{},
+		Deferred: Deferred{MaxConcurrentActivities: 4, ActivitiesPerSecond: 200, RetryAfter: 2 * time.Second, StartTimeout: 5 * time.Second},
+		Clients:  map[string]Client{},
 	}
 }
 
@@ -445,6 +480,15 @@ func (c *Config) Validate() error {
 		if _, err := netip.ParseAddr(p); err != nil {
 			errs = append(errs, fmt.Sprintf("api.trusted_proxies: %q is neither an IP address nor a CIDR", p))
 		}
+	}
+	if c.Deferred.MaxConcurrentActivities <= 0 {
+		errs = append(errs, "deferred.max_concurrent_activities must be positive")
+	}
+	if c.Deferred.ActivitiesPerSecond <= 0 {
+		errs = append(errs, "deferred.activities_per_second must be positive")
+	}
+	if c.Deferred.RetryAfter <= 0 || c.Deferred.StartTimeout <= 0 {
+		errs = append(errs, "deferred.retry_after and deferred.start_timeout must be positive")
 	}
 	if c.Telemetry.BackgroundTasks <= 0 {
 		errs = append(errs, "telemetry.background_tasks must be positive")
