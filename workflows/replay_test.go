@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 
 	"github.com/athena-gateway/athena/activities"
 	"github.com/athena-gateway/athena/orchestration/orchestrationtest"
+	"github.com/athena-gateway/athena/postgres"
+	"github.com/athena-gateway/athena/registry"
 	"github.com/athena-gateway/athena/registry/registrytest"
 	"github.com/athena-gateway/athena/workflows"
 )
@@ -43,19 +46,29 @@ var record = flag.Bool("record", false, "record the missing workflow histories u
 // gets its own recording beside the old one (…_v2.json).
 var recordings = []struct {
 	file  string
-	start func(ctx context.Context, c client.Client) (client.WorkflowRun, error)
+	start func(ctx context.Context, c client.Client, reg *registry.Registry) (client.WorkflowRun, error)
 }{
-	{"ping_v1.json", func(ctx context.Context, c client.Client) (client.WorkflowRun, error) {
+	{"ping_v1.json", func(ctx context.Context, c client.Client, _ *registry.Registry) (client.WorkflowRun, error) {
 		return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.PingID("replay"), TaskQueue: workflows.TaskQueueDefault},
 			workflows.Ping, workflows.PingInput{Message: "replay"})
 	}},
-	{"stats_flush_v1.json", func(ctx context.Context, c client.Client) (client.WorkflowRun, error) {
+	{"stats_flush_v1.json", func(ctx context.Context, c client.Client, _ *registry.Registry) (client.WorkflowRun, error) {
 		in := workflows.StatsFlushInput{FlushID: "replay/1", Delta: sampleDelta()}
 		return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.StatsFlushID(in.FlushID), TaskQueue: workflows.TaskQueueStats},
 			workflows.StatsFlush, in)
 	}},
-	{"stats_refresh_v1.json", func(ctx context.Context, c client.Client) (client.WorkflowRun, error) {
+	{"stats_refresh_v1.json", func(ctx context.Context, c client.Client, _ *registry.Registry) (client.WorkflowRun, error) {
 		return c.ExecuteWorkflow(ctx, workflows.StatsRefreshStartOptions(), workflows.StatsRefresh, workflows.StatsRefreshInput{})
+	}},
+	{"deferred_request_v1.json", func(ctx context.Context, c client.Client, reg *registry.Registry) (client.WorkflowRun, error) {
+		const id = "replay-1"
+		store := postgres.NewDeferredStore(reg.ControlPlane())
+		err := store.Create(ctx, postgres.DeferredRequest{ID: id, Client: "replay", Operation: "insert", Method: "POST",
+			Path: "/gateway/insert", Body: []byte(`{"table_name":"t","insert_body":{"a":1}}`), WorkflowID: workflows.DeferredID(id)})
+		if err != nil {
+			return nil, err
+		}
+		return c.ExecuteWorkflow(ctx, workflows.DeferredStartOptions(id, false), workflows.DeferredRequest, workflows.DeferredInput{RequestID: id})
 	}},
 }
 
@@ -67,7 +80,9 @@ func TestRecordHistories(t *testing.T) {
 		t.Skip("records histories only with -record")
 	}
 	reg := registrytest.ControlPlane(t) // registered first: closed after the worker stops
-	h := orchestrationtest.NewHarness(t, orchestrationtest.Options{Activities: activities.New("harness", reg)})
+	acts := activities.New("harness", reg)
+	acts.Deferred = &flakyExecutor{} // the recorded run retries once
+	h := orchestrationtest.NewHarness(t, orchestrationtest.Options{Activities: acts})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, r := range recordings {
@@ -76,7 +91,7 @@ func TestRecordHistories(t *testing.T) {
 			t.Logf("kept %s", path)
 			continue
 		}
-		run, err := r.start(ctx, h.Client)
+		run, err := r.start(ctx, h.Client, reg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,6 +116,17 @@ func TestRecordHistories(t *testing.T) {
 		}
 		t.Logf("recorded %s: %d events", r.file, len(hist.Events))
 	}
+}
+
+// flakyExecutor answers its first call 503 (a database down) and the
+// others 201, like a deferred insert that succeeds on its second attempt.
+type flakyExecutor struct{ calls atomic.Int32 }
+
+func (e *flakyExecutor) Execute(context.Context, postgres.DeferredRequest) (int, []byte, error) {
+	if e.calls.Add(1) == 1 {
+		return 503, []byte(`{"status":"error","message":"database unavailable","code":"backend_unavailable"}`), nil
+	}
+	return 201, []byte(`{"status":"success","message":"Data inserted successfully","data":{"a":1},"count":1}`), nil
 }
 
 // TestReplayHistories replays every recorded history with the workflows its
