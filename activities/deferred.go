@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -32,6 +33,11 @@ const (
 	// ErrTypeNoExecutor: this worker cannot run deferred requests.
 	ErrTypeNoExecutor = "NoDeferredExecutor"
 )
+
+// DeferredHeartbeat is how often ExecuteDeferred heartbeats while the
+// request runs: with the workflow's heartbeat timeout, an attempt whose
+// worker died is retried long before its StartToClose timeout.
+const DeferredHeartbeat = 5 * time.Second
 
 // ExecuteDeferredInput names the request to run.
 type ExecuteDeferredInput struct {
@@ -92,7 +98,12 @@ func (a *Activities) ExecuteDeferred(ctx context.Context, in ExecuteDeferredInpu
 		return ExecuteDeferredResult{}, temporal.NewNonRetryableApplicationError("deferred request already "+string(r.State), ErrTypeDeferredFailed, nil)
 	}
 	activity.GetLogger(ctx).Info("running deferred request", "request_id", r.ID, "operation", r.Operation, "attempt", r.Attempts)
-	status, envelope, err := a.Deferred.Execute(ctx, r)
+	var status int
+	var envelope []byte
+	err = heartbeatDuring(ctx, DeferredHeartbeat, func() (err error) {
+		status, envelope, err = a.Deferred.Execute(ctx, r)
+		return err
+	})
 	if err != nil {
 		return ExecuteDeferredResult{}, fmt.Errorf("deferred %s: %w", r.Operation, err)
 	}

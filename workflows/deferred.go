@@ -29,6 +29,9 @@ const (
 	// deferredActivityTimeout bounds one attempt: a gateway operation,
 	// itself bounded by the client's statement timeout.
 	deferredActivityTimeout = 2 * time.Minute
+	// deferredHeartbeatTimeout notices an attempt whose worker died (it
+	// heartbeats every activities.DeferredHeartbeat).
+	deferredHeartbeatTimeout = 4 * activities.DeferredHeartbeat
 	// deferredGiveUp bounds all attempts of one request: a database down
 	// longer than this fails the request (it can be requeued).
 	deferredGiveUp = 24 * time.Hour
@@ -73,6 +76,7 @@ func DeferredRequest(ctx workflow.Context, in DeferredInput) (DeferredResult, er
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    deferredActivityTimeout,
 		ScheduleToCloseTimeout: deferredGiveUp,
+		HeartbeatTimeout:       deferredHeartbeatTimeout,
 		RetryPolicy:            DeferredRetryPolicy,
 	})
 	var a *activities.Activities
