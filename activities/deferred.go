@@ -105,7 +105,9 @@ func (a *Activities) ExecuteDeferred(ctx context.Context, in ExecuteDeferredInpu
 		return err
 	})
 	if err != nil {
-		return ExecuteDeferredResult{}, fmt.Errorf("deferred %s: %w", r.Operation, err)
+		err = fmt.Errorf("deferred %s: %w", r.Operation, err)
+		_ = store.Retrying(ctx, r.ID, err.Error()) // best effort: the retry matters, not the note
+		return ExecuteDeferredResult{}, err
 	}
 	switch {
 	case status < 300:
@@ -114,7 +116,9 @@ func (a *Activities) ExecuteDeferred(ctx context.Context, in ExecuteDeferredInpu
 		}
 		return ExecuteDeferredResult{RequestID: r.ID, Status: status, Attempt: r.Attempts}, nil
 	case transientStatus(status):
-		return ExecuteDeferredResult{}, temporal.NewApplicationError(fmt.Sprintf("deferred %s answered %d: %s", r.Operation, status, envelopeMessage(envelope)), "DeferredTransient")
+		msg := fmt.Sprintf("deferred %s answered %d: %s", r.Operation, status, envelopeMessage(envelope))
+		_ = store.Retrying(ctx, r.ID, msg) // best effort: the retry matters, not the note
+		return ExecuteDeferredResult{}, temporal.NewApplicationError(msg, "DeferredTransient")
 	default:
 		msg := envelopeMessage(envelope)
 		if err := store.Finish(ctx, r.ID, postgres.DeferredFailed, status, envelope, msg); err != nil {

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/athena-gateway/athena/activities"
 	"github.com/athena-gateway/athena/config"
+	"github.com/athena-gateway/athena/devstack"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/internal/testenv"
 	"github.com/athena-gateway/athena/orchestration"
@@ -541,5 +544,78 @@ func TestDeferredFaultAfterCommit(t *testing.T) {
 	}
 	if got := envelopeShape(t, s.Result); got["message"] != "Data inserted successfully" {
 		t.Fatalf("replayed result: %s", s.Result)
+	}
+}
+
+// deferredDownPort is TestDeferredDatabaseDown's private cluster (in this
+// worktree's port range; never the shared cluster: it is stopped).
+const deferredDownPort = 19432
+
+// TestDeferredDatabaseDown: the target database goes down while deferred
+// requests run; they retry with backoff (the status route shows the
+// attempts and the last error) and complete once it is back, each once.
+func TestDeferredDatabaseDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL cluster")
+	}
+	dir := t.TempDir()
+	if os.Geteuid() == 0 {
+		if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil { // the server runs as postgres
+			t.Fatal(err)
+		}
+	}
+	popts := devstack.PostgresOptions{Dir: filepath.Join(dir, "pg"), Port: deferredDownPort, Install: os.Geteuid() == 0}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	pg, err := devstack.StartPostgres(ctx, popts)
+	if err != nil {
+		t.Skipf("cannot start a private PostgreSQL cluster: %v", err)
+	}
+	var pgMu sync.Mutex
+	t.Cleanup(func() {
+		pgMu.Lock()
+		defer pgMu.Unlock()
+		_ = pg.Stop(context.Background())
+	})
+	e := newDeferredEnv(t, pg.URI("postgres"), envOptions{})
+	// One request first, so the ledger and the pool exist before the outage.
+	if s := e.waitEnded(e.deferInsert(`{"table_name":"events","insert_body":{"tag":"before"}}`), time.Minute); s.State != "completed" {
+		t.Fatalf("before the outage: %+v", s)
+	}
+	if err := pg.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = e.deferInsert(fmt.Sprintf(`{"table_name":"events","insert_body":{"tag":"down%d"}}`, i))
+	}
+	// Every request is retried while the database is down.
+	deadline := time.Now().Add(time.Minute)
+	for _, id := range ids {
+		for s := e.status(id); s.Attempts < 2 || s.State != "running" || s.Error == nil; s = e.status(id) {
+			if s.State == "completed" || s.State == "failed" || time.Now().After(deadline) {
+				t.Fatalf("request %s during the outage: %+v, want running with at least 2 attempts and an error", id, s)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	pgMu.Lock()
+	pg, err = devstack.StartPostgres(ctx, popts)
+	pgMu.Unlock()
+	if err != nil {
+		t.Fatalf("restart the cluster: %v", err)
+	}
+	for _, id := range ids {
+		s := e.waitEnded(id, 3*time.Minute)
+		if s.State != "completed" || s.Attempts < 2 {
+			t.Fatalf("request %s after the outage: %+v, want completed after retries", id, s)
+		}
+	}
+	if got := e.count(`SELECT count(*) FROM events WHERE tag LIKE 'down%'`); got != n {
+		t.Fatalf("rows: got %d, want %d", got, n)
+	}
+	if got := e.count(`SELECT count(DISTINCT tag) FROM events WHERE tag LIKE 'down%'`); got != n {
+		t.Fatalf("distinct rows: got %d, want %d", got, n)
 	}
 }

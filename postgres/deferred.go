@@ -361,6 +361,14 @@ func (s *DeferredStore) Finish(ctx context.Context, id string, state DeferredSta
 	return nil
 }
 
+// Retrying records why the last attempt of a running request failed
+// (transiently: another attempt follows), for the status route.
+func (s *DeferredStore) Retrying(ctx context.Context, id, errText string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE gateway_deferred_requests SET error = $2, updated_at = now()
+		WHERE request_id = $1 AND state = 'running'`, id, errText)
+	return err
+}
+
 // Requeue turns a failed request back into a queued one and returns it as
 // it was; a request in another state answers 409
 // deferred_request_not_failed, an unknown one 404.
