@@ -99,6 +99,9 @@ type envOptions struct {
 	queue DeferredQueue
 	// maxConns sizes the tenant pool.
 	maxConns int32
+	// startTimeout bounds starting a workflow (default 30s: a loaded
+	// machine's embedded server may take seconds).
+	startTimeout time.Duration
 }
 
 func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv {
@@ -134,7 +137,10 @@ func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv 
 	}
 	t.Cleanup(reg.Close)
 	store := postgres.NewDeferredStore(reg.ControlPlane())
-	opts := Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), DeferredStartTimeout: 2 * time.Second}
+	if o.startTimeout == 0 {
+		o.startTimeout = 30 * time.Second
+	}
+	opts := Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), DeferredStartTimeout: o.startTimeout}
 	e := &deferredEnv{t: t, reg: reg, tenant: tenant, store: store}
 	e.exec = &countingExecutor{inner: NewExecutor(Deps{Clients: reg}, opts, nil)}
 	e.acts = activities.New("deferred-test", reg)
@@ -446,7 +452,7 @@ func TestDeferredTemporalUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	e := newDeferredEnv(t, postgrestest.URL(), envOptions{queue: testQueue{tc}})
+	e := newDeferredEnv(t, postgrestest.URL(), envOptions{queue: testQueue{tc}, startTimeout: 2 * time.Second})
 	r := e.do("POST", "/gateway/insert", `{"table_name":"events","insert_body":{"tag":"x"}}`, "Prefer", "respond-async")
 	if r.Status != http.StatusServiceUnavailable || r.code() != string(gateway.CodeDeferredUnavailable) || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("got %d %s (Retry-After %q), want 503 deferred_queue_unavailable with Retry-After", r.Status, r.Body, r.Header.Get("Retry-After"))
