@@ -76,7 +76,8 @@ type Limiter struct {
 	redis  *redis_rate.Limiter // nil: per process only
 	global *state
 
-	clients sync.Map // client name → *state
+	clients   sync.Map // client name → *state
+	decisions sync.Map // decisionKey → *atomic.Int64
 
 	mu        sync.Mutex       // guards overrides and limit changes of states
 	overrides map[string]Limit // from the database
@@ -261,3 +262,40 @@ func (l *Limiter) Shared() bool { return l.redis != nil && !l.redisDown.Load() }
 // Fallbacks counts the Redis calls that failed; each made the rates per
 // process for RedisRetry.
 func (l *Limiter) Fallbacks() int64 { return l.fallbacks.Load() }
+
+// decisionKey labels one decision counter.
+type decisionKey struct {
+	client   string
+	decision Decision
+	reason   Reason
+}
+
+// Count records a decision for the metrics (the caller decides deferred
+// or rejected; the limiter only says why).
+func (l *Limiter) Count(client string, d Decision, r Reason) {
+	k := decisionKey{client, d, r}
+	v, ok := l.decisions.Load(k)
+	if !ok {
+		v, _ = l.decisions.LoadOrStore(k, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Add(1)
+}
+
+// DecisionCount is how many decisions of one kind a client got.
+type DecisionCount struct {
+	Client   string
+	Decision Decision
+	Reason   Reason
+	N        int64
+}
+
+// Decisions reads the decision counters.
+func (l *Limiter) Decisions() []DecisionCount {
+	var out []DecisionCount
+	l.decisions.Range(func(k, v any) bool {
+		dk := k.(decisionKey)
+		out = append(out, DecisionCount{dk.client, dk.decision, dk.reason, v.(*atomic.Int64).Load()})
+		return true
+	})
+	return out
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/athena-gateway/athena/admission"
 	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/cache"
 	"github.com/athena-gateway/athena/gateway"
@@ -64,6 +65,10 @@ type Deps struct {
 	// Audit reads the admin audit trail for GET /admin/audit; nil (no
 	// logging database) answers it with 503.
 	Audit AuditReader
+	// Admission keeps the per-client admission limits and reads the
+	// admission events (admission.go); nil (no logging database) answers
+	// those admin routes with 503.
+	Admission AdmissionAdmin
 }
 
 // Options configures the HTTP layer.
@@ -94,6 +99,14 @@ type Options struct {
 	// (the default) trusts none: the logged address is the peer's, which
 	// a client cannot forge (gin's own default trusts every peer).
 	TrustedProxies []string
+	// Admission, when set, decides every tenant request before it runs
+	// (admission.go); nil (the default) admits everything at no cost.
+	Admission *admission.Limiter
+	// AdmissionEvents receives one gateway_admission_events row per
+	// decision; nil records none.
+	AdmissionEvents *telemetry.LogWriter
+	// AdmissionSkipAdmitted records only deferred and rejected decisions.
+	AdmissionSkipAdmitted bool
 }
 
 // HealthCheck is one dependency in /health. A failing Required check turns
@@ -127,6 +140,8 @@ type Server struct {
 	observing bool
 	// openapi is the document GET /openapi.yaml and /openapi.json serve.
 	openapi openAPI
+	// admission is the admission step; nil when admission is off.
+	admission *admissionGate
 }
 
 // New builds the gin engine with every route and middleware registered.
@@ -150,7 +165,11 @@ func (s *Server) engine() *gin.Engine {
 		// Nothing to record: skip observe's timing and lookups.
 		e.Use(s.requestID, s.recoverPanic)
 	}
-	s.register(e, s.routeTable())
+	routes := s.routeTable()
+	if s.admission = newAdmissionGate(s.opts, routes); s.admission != nil {
+		e.Use(s.releaseAdmission)
+	}
+	s.register(e, routes)
 	e.NoRoute(s.handle("route", func(c *gin.Context) error {
 		return gateway.Errorf(gateway.CodeNotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path)
 	}))
