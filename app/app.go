@@ -21,6 +21,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/athena-gateway/athena/admission"
 	"github.com/athena-gateway/athena/api"
 	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/cache"
@@ -86,6 +87,7 @@ type controlStores struct {
 	Stats       *postgres.StatsStore
 	Idempotency *postgres.TransactionResults
 	Audit       *postgres.AuditStore
+	Admission   *postgres.AdmissionStore
 }
 
 func newControlStores(reg *registry.Registry) controlStores {
@@ -98,6 +100,7 @@ func newControlStores(reg *registry.Registry) controlStores {
 		Stats:       postgres.NewStatsStore(pool),
 		Idempotency: postgres.NewTransactionResults(pool, 0),
 		Audit:       postgres.NewAuditStore(pool),
+		Admission:   postgres.NewAdmissionStore(pool),
 	}
 }
 
@@ -198,6 +201,7 @@ func Gateway() fx.Option {
 			newWorkflowCounters,
 			newStats,
 			newLogWriter,
+			newAdmission,
 		),
 		fx.Invoke(func(*http.Server) {}), // the server is the point of this role
 	)
@@ -220,6 +224,9 @@ func newAPIDeps(reg *registry.Registry, stores controlStores, a *auth.Authentica
 	if stores.Audit != nil {
 		d.Audit = stores.Audit
 	}
+	if stores.Admission != nil {
+		d.Admission = stores.Admission
+	}
 	return d
 }
 
@@ -230,6 +237,8 @@ type apiTelemetry struct {
 	Logs    *telemetry.LogWriter
 	Stats   *telemetry.Stats
 	Cache   *cache.Cache
+	// Admission is the limiter; nil when admission is off.
+	Admission *admission.Limiter
 }
 
 // newAPIOptions configures the HTTP layer from the configuration.
@@ -249,6 +258,11 @@ func newAPIOptions(cfg config.Config, v version, checks []api.HealthCheck, tel a
 		// there is a logging database.
 		Audit:          tel.Logs,
 		TrustedProxies: cfg.API.TrustedProxies,
+		// Decisions are recorded whenever there is a logging database, like
+		// the audit trail: they explain answers clients got.
+		Admission:             tel.Admission,
+		AdmissionEvents:       tel.Logs,
+		AdmissionSkipAdmitted: !cfg.Admission.RecordAdmitted,
 	}
 	if !cfg.Telemetry.Enabled {
 		opts.Logs = nil
