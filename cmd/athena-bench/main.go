@@ -32,6 +32,9 @@
 // make it one). Last it times one bulk PUT /gateway/insert of -insert-rows
 // rows against the same rows sent one by one. Everything runs on loopback.
 //
+// Then it compares c)'s fetch with the admission limiter off and on (limits
+// never reached; admission.go): req/s and this process's CPU per request.
+//
 // Then, unless -cross-process=false, it measures the same fetch with the
 // servers as processes of their own (xp.go): it builds a minimal gin+pgx
 // floor (cmd/athena-bench/floor) and the real `athena serve` with go
@@ -373,6 +376,17 @@ func benchInProcess(ctx context.Context, opts options, w io.Writer, log *slog.Lo
 	for _, g := range fetchGoals(sum.Ratios, sum.Telemetry) {
 		printGoal(w, g)
 		sum.Goals = append(sum.Goals, g)
+	}
+
+	adm, ag, err := benchAdmission(ctx, opts, ath, w, log, progress)
+	if err != nil {
+		return fmt.Errorf("admission: %w", err)
+	}
+	sum.Admission = &adm
+	printGoal(w, ag)
+	sum.Goals = append(sum.Goals, ag)
+	for _, r := range adm.Runs {
+		sum.FailedTotal += r.Errors
 	}
 
 	progress(fmt.Sprintf("running %d concurrent identical cold reads, %d trials ...", coldReaders, coldTrials))
