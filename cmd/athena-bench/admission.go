@@ -39,7 +39,7 @@ type admissionRun struct {
 
 // admissionReport is the comparison at every level.
 type admissionReport struct {
-	Runs   []admissionRun `json:"runs"`
+	Runs   []admissionRun   `json:"runs"`
 	Ratios []admissionRatio `json:"ratios"`
 }
 
