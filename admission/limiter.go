@@ -153,6 +153,7 @@ func (l *Limiter) Admit(ctx context.Context, client string) (Ticket, Verdict) {
 		t.Release()
 		return Ticket{}, v
 	}
+	cs.admitted.Add(1)
 	return t, Verdict{}
 }
 
@@ -270,8 +271,9 @@ type decisionKey struct {
 	reason   Reason
 }
 
-// Count records a decision for the metrics (the caller decides deferred
-// or rejected; the limiter only says why).
+// Count records a refusal for the metrics: the caller decides whether it
+// is deferred or rejected (Admit counts admitted requests itself, on the
+// client's state, so the common path takes no map lookup more).
 func (l *Limiter) Count(client string, d Decision, r Reason) {
 	k := decisionKey{client, d, r}
 	v, ok := l.decisions.Load(k)
@@ -292,6 +294,12 @@ type DecisionCount struct {
 // Decisions reads the decision counters.
 func (l *Limiter) Decisions() []DecisionCount {
 	var out []DecisionCount
+	l.clients.Range(func(k, v any) bool {
+		if n := v.(*state).admitted.Load(); n > 0 {
+			out = append(out, DecisionCount{k.(string), Admitted, ReasonNone, n})
+		}
+		return true
+	})
 	l.decisions.Range(func(k, v any) bool {
 		dk := k.(decisionKey)
 		out = append(out, DecisionCount{dk.client, dk.decision, dk.reason, v.(*atomic.Int64).Load()})

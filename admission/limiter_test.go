@@ -116,3 +116,20 @@ func TestUnlimitedAdmitDoesNotAllocate(t *testing.T) {
 		t.Errorf("Admit allocates %v times per call", n)
 	}
 }
+
+// TestDecisionCounts: admitted requests are counted by Admit, refusals by
+// the caller's Count.
+func TestDecisionCounts(t *testing.T) {
+	l := New(Options{ClientDefault: Limit{RPS: 1.0 / 60, Burst: 1}})
+	ctx := context.Background()
+	l.Admit(ctx, "a")
+	_, v := l.Admit(ctx, "a")
+	l.Count("a", Rejected, v.Reason)
+	got := map[DecisionCount]bool{}
+	for _, d := range l.Decisions() {
+		got[d] = true
+	}
+	if len(got) != 2 || !got[DecisionCount{"a", Admitted, ReasonNone, 1}] || !got[DecisionCount{"a", Rejected, ReasonClientRate, 1}] {
+		t.Errorf("decisions: %v", l.Decisions())
+	}
+}

@@ -17,6 +17,7 @@ import (
 type state struct {
 	key      string // Redis key
 	inFlight atomic.Int64
+	admitted atomic.Int64 // requests admitted (a client's state only)
 	cfg      atomic.Pointer[rateConfig]
 
 	mu     sync.Mutex // guards tokens and expiry

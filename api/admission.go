@@ -125,8 +125,9 @@ func writeOperation(op, method string) bool {
 
 // record counts the decision and queues its event.
 func (g *admissionGate) record(c *gin.Context, client, route string, d admission.Decision, v admission.Verdict) {
-	g.lim.Count(client, d, v.Reason)
-	if d == admission.Admitted && !g.recordAdmitted {
+	if d != admission.Admitted {
+		g.lim.Count(client, d, v.Reason) // Admit counted an admitted one
+	} else if !g.recordAdmitted {
 		return
 	}
 	e := telemetry.AdmissionEntry{Time: time.Now(), Client: client, Route: route, Decision: string(d),
