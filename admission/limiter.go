@@ -26,7 +26,7 @@ type Options struct {
 	Redis *redis.Client
 	// Prefix starts every Redis key ("athena:admission:").
 	Prefix string
-	// Chunk is how many tokens one Redis call takes at most (8): the
+	// Chunk is how many tokens one Redis call takes at most (32): the
 	// process spends them locally, saving a round trip per request. It is
 	// capped at a quarter of the burst, so the tokens processes hold at
 	// once stay within about one burst.
@@ -44,7 +44,7 @@ func (o Options) withDefaults() Options {
 		o.Prefix = "athena:admission:"
 	}
 	if o.Chunk <= 0 {
-		o.Chunk = 8
+		o.Chunk = 32
 	}
 	if o.RedisTimeout <= 0 {
 		o.RedisTimeout = 100 * time.Millisecond

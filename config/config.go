@@ -300,7 +300,7 @@ func Default() Config {
 		Admission: Admission{
 			RecordAdmitted: true,
 			RedisPrefix:    "athena:admission:",
-			RedisChunk:     8,
+			RedisChunk:     32,
 			RedisTimeout:   100 * time.Millisecond,
 			RedisRetry:     time.Second,
 			ReloadInterval: 10 * time.Second,
