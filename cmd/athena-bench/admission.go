@@ -165,3 +165,34 @@ func printAdmission(w io.Writer, rep admissionReport, shared bool, redisFailures
 		fmt.Fprintf(w, "on/off at %d clients: %.3f req/s, CPU/request %+.1fµs\n", r.Clients, r.OnOverOff, float64(r.CPUDiff)/float64(time.Microsecond))
 	}
 }
+
+// benchAdmissionOnly is -only-admission: the fixture, c)'s engine and the
+// comparison, nothing else.
+func benchAdmissionOnly(ctx context.Context, opts options, w io.Writer, log *slog.Logger, sum *summary) error {
+	pool, err := openPool(ctx, opts.databaseURL, sum.PoolConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := setupFixture(ctx, pool); err != nil {
+		return err
+	}
+	ath := newAthena(opts.databaseURL, sum.PoolConns, opts.insertRows, log)
+	defer ath.reg.Close()
+	progress := func(line string) {
+		if opts.progress {
+			fmt.Fprintln(w, line)
+		}
+	}
+	adm, g, err := benchAdmission(ctx, opts, ath, w, log, progress)
+	if err != nil {
+		return err
+	}
+	sum.Admission = &adm
+	printGoal(w, g)
+	sum.Goals = append(sum.Goals, g)
+	for _, r := range adm.Runs {
+		sum.FailedTotal += r.Errors
+	}
+	return nil
+}

@@ -113,6 +113,8 @@ type options struct {
 	xpClients    int
 	xpRequests   int64
 	xpRedis      string
+	// onlyAdmission runs the admission comparison alone (admission.go).
+	onlyAdmission bool
 }
 
 // warmup runs before each measured run so pools and keep-alive connections
@@ -143,6 +145,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.xpClients, "xp-clients", goalFetchClients, "concurrent clients of the cross-process scenarios")
 	fs.Int64Var(&o.xpRequests, "xp-requests", 0, "scaled mode: each cross-process scenario makes exactly this many measured requests instead of running for -duration (0: -duration)")
 	fs.StringVar(&o.xpRedis, "xp-redis", envOr("ATHENA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis of scenario E's read cache; empty, or not answering: a process-local cache")
+	fs.BoolVar(&o.onlyAdmission, "only-admission", false, "run only the admission limiter off/on comparison")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -245,6 +248,9 @@ func envOr(key, def string) string {
 // cross-process servers start.
 func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (summary, error) {
 	sum := summary{Duration: opts.duration, Warmup: opts.warmup(), PoolConns: opts.poolConns()}
+	if opts.onlyAdmission {
+		return sum, benchAdmissionOnly(ctx, opts, w, log, &sum)
+	}
 	if opts.inProcess {
 		if err := benchInProcess(ctx, opts, w, log, &sum); err != nil {
 			return sum, err
