@@ -99,13 +99,18 @@ func New(opts Options) *Limiter {
 }
 
 // Ticket is an admitted request's hold on in-flight slots. Release it
-// exactly once when the request ends.
+// exactly once when the request ends. Tickets are shared and immutable:
+// each client's state holds one per combination of slots, so handing one
+// out (and storing it in an interface) allocates nothing.
 type Ticket struct {
 	client, global *atomic.Int64
 }
 
+// noTicket holds nothing: a refusal's, or a request under no cap.
+var noTicket = &Ticket{}
+
 // Release frees the ticket's in-flight slots.
-func (t Ticket) Release() {
+func (t *Ticket) Release() {
 	if t.client != nil {
 		t.client.Add(-1)
 	}
@@ -134,27 +139,27 @@ func (v Verdict) Admitted() bool { return v.Reason == ReasonNone }
 // in-flight slot; a rate token cannot be given back, so the client's rate
 // is checked before the global one, which then is spent only by requests
 // their client admits).
-func (l *Limiter) Admit(ctx context.Context, client string) (Ticket, Verdict) {
+func (l *Limiter) Admit(ctx context.Context, client string) (*Ticket, Verdict) {
 	cs := l.state(client)
 	var t Ticket
 	var v Verdict
 	if t.client, v = cs.enter(ReasonClientInFlight); !v.Admitted() {
-		return Ticket{}, v
+		return noTicket, v
 	}
 	if t.global, v = l.global.enter(ReasonGlobalInFlight); !v.Admitted() {
 		t.Release()
-		return Ticket{}, v
+		return noTicket, v
 	}
 	if v = l.take(ctx, cs, ReasonClientRate); !v.Admitted() {
 		t.Release()
-		return Ticket{}, v
+		return noTicket, v
 	}
 	if v = l.take(ctx, l.global, ReasonGlobalRate); !v.Admitted() {
 		t.Release()
-		return Ticket{}, v
+		return noTicket, v
 	}
 	cs.admitted.Add(1)
-	return t, Verdict{}
+	return cs.ticket(t.client != nil, t.global != nil), Verdict{}
 }
 
 // state returns client's state, creating it with its effective limit.
@@ -169,6 +174,7 @@ func (l *Limiter) state(client string) *state {
 	}
 	lim, _ := l.effectiveLocked(client)
 	s := newState(l.opts.Prefix+"client:"+client, lim, l.opts.Chunk)
+	s.tickets = [4]*Ticket{noTicket, {client: &s.inFlight}, {global: &l.global.inFlight}, {client: &s.inFlight, global: &l.global.inFlight}}
 	l.clients.Store(client, s)
 	return s
 }

@@ -18,6 +18,8 @@ type state struct {
 	key      string // Redis key
 	inFlight atomic.Int64
 	admitted atomic.Int64 // requests admitted (a client's state only)
+	// tickets are a client's tickets by the slots they hold (ticket).
+	tickets [4]*Ticket
 	cfg      atomic.Pointer[rateConfig]
 
 	mu     sync.Mutex // guards tokens and expiry
@@ -66,6 +68,18 @@ func (s *state) setLimit(lim Limit, chunk int) {
 	s.mu.Lock()
 	s.tokens = 0 // tokens of the old limit are not this one's
 	s.mu.Unlock()
+}
+
+// ticket returns the client's ticket holding the given slots.
+func (s *state) ticket(client, global bool) *Ticket {
+	i := 0
+	if client {
+		i |= 1
+	}
+	if global {
+		i |= 2
+	}
+	return s.tickets[i]
 }
 
 // enter takes an in-flight slot when the limit caps them; the returned

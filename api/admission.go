@@ -36,8 +36,8 @@ type admissionGate struct {
 	recordAdmitted bool
 }
 
-// admissionKey holds the request's admission.Ticket on the gin context
-// once it was decided (an empty ticket for a refusal).
+// admissionKey holds the request's *admission.Ticket on the gin context
+// once it was decided (one holding nothing for a refusal).
 const admissionKey = "athena.admission"
 
 // directClient names direct-URI requests in the limiter, the metrics and
@@ -146,7 +146,7 @@ func (g *admissionGate) record(c *gin.Context, client, route string, d admission
 func (s *Server) releaseAdmission(c *gin.Context) {
 	defer func() {
 		if v, ok := c.Get(admissionKey); ok {
-			v.(admission.Ticket).Release()
+			v.(*admission.Ticket).Release()
 		}
 	}()
 	c.Next()
