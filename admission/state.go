@@ -20,7 +20,7 @@ type state struct {
 	admitted atomic.Int64 // requests admitted (a client's state only)
 	// tickets are a client's tickets by the slots they hold (ticket).
 	tickets [4]*Ticket
-	cfg      atomic.Pointer[rateConfig]
+	cfg     atomic.Pointer[rateConfig]
 
 	mu     sync.Mutex // guards tokens and expiry
 	tokens int
