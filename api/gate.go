@@ -19,8 +19,19 @@ import (
 //  2. otherwise the key is checked against the named client before the
 //     client is looked up, so unauthenticated callers cannot probe which
 //     clients exist;
-//  3. the database is resolved (registry lookups are in memory).
+//  3. the database is resolved (registry lookups are in memory);
+//  4. admission decides whether the request runs now (admission.go; a
+//     refusal is the answer: 429, or a deferred write's).
 func (s *Server) begin(c *gin.Context) (Resolution, auth.Principal, error) {
+	res, p, err := s.identify(c)
+	if err != nil || s.admission == nil {
+		return res, p, err
+	}
+	return res, p, s.admit(c, res, p)
+}
+
+// identify is begin's steps 1 to 3.
+func (s *Server) identify(c *gin.Context) (Resolution, auth.Principal, error) {
 	if directAllowed(c) {
 		if raw := directHeader(c); raw != "" {
 			d, err := registry.ParseDirectURI(raw)

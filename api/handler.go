@@ -17,7 +17,7 @@ type handlerFunc func(c *gin.Context) error
 // stepError).
 func (s *Server) handle(op string, h handlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if err := h(c); err != nil && err != errAnswered {
+		if err := h(c); err != nil && !errors.Is(err, errAnswered) {
 			s.writeError(c, op, err)
 		}
 	}

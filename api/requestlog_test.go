@@ -41,6 +41,12 @@ func (r *recordedLogs) PruneLogs(context.Context, time.Time, int) (int64, int64,
 	return 0, 0, nil
 }
 
+func (r *recordedLogs) CopyAdmissions(_ context.Context, rows []telemetry.AdmissionEntry) (int64, error) {
+	return int64(len(rows)), nil
+}
+
+func (r *recordedLogs) PruneAdmissions(context.Context, time.Time, int) (int64, error) { return 0, nil }
+
 func TestObserveQueuesRequestAndOperationLogs(t *testing.T) {
 	h := newHarness(t)
 	store := &recordedLogs{}

@@ -75,6 +75,7 @@ func (s *Server) routeTable() []route {
 		audit.handler = unavailable(errNoAudit)
 	}
 	admin = append(admin, audit)
+	admin = append(admin, s.admissionRoutes()...)
 	for i := range admin {
 		admin[i].handler = s.adminOnly(admin[i].handler)
 	}
@@ -134,6 +135,22 @@ func (s *Server) clientAdminRoutes() []route {
 		{[]string{put}, "/admin/clients/:name/freeze", "admin_clients", "freeze (503 client_frozen) or thaw a client", s.adminFreezeClient},
 		{[]string{get}, "/admin/pools", "admin_pools", "connection pool statistics per client", s.adminPools},
 	}
+}
+
+// admissionRoutes are the admission limits and decisions (admission.go).
+func (s *Server) admissionRoutes() []route {
+	routes := []route{
+		{[]string{get}, "/admin/clients/:name/admission", "admin_admission", "a client's admission limits: effective, stored, configured and global", s.adminGetClientAdmission},
+		{[]string{put}, "/admin/clients/:name/admission", "admin_admission", "set a client's admission limits {rps, burst, max_in_flight}", s.adminPutClientAdmission},
+		{[]string{del}, "/admin/clients/:name/admission", "admin_admission", "remove a client's stored admission limits (the configuration's apply)", s.adminDeleteClientAdmission},
+		{[]string{get}, "/admin/admission-events", "admin_admission", "admission decisions, newest first (limit, before, offset, client, decision)", s.adminAdmissionEvents},
+	}
+	if s.deps.Admission == nil {
+		for i := range routes {
+			routes[i].handler = unavailable(errNoAdmissionStore)
+		}
+	}
+	return routes
 }
 
 // apiKeyRoutes are the /admin/api-key* routes (apikeys.go).

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/athena-gateway/athena/admission"
 	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/cache"
 	"github.com/athena-gateway/athena/gateway"
@@ -71,6 +72,10 @@ type Deps struct {
 	// DeferredQueue starts DeferredRequest workflows; nil (no Temporal)
 	// answers deferral with 503 deferred_queue_unavailable.
 	DeferredQueue DeferredQueue
+	// Admission keeps the per-client admission limits and reads the
+	// admission events (admission.go); nil (no logging database) answers
+	// those admin routes with 503.
+	Admission AdmissionAdmin
 }
 
 // Options configures the HTTP layer.
@@ -109,6 +114,14 @@ type Options struct {
 	// (Temporal unreachable: 503 once it passes); default
 	// DefaultDeferredStartTimeout.
 	DeferredStartTimeout time.Duration
+	// Admission, when set, decides every tenant request before it runs
+	// (admission.go); nil (the default) admits everything at no cost.
+	Admission *admission.Limiter
+	// AdmissionEvents receives one gateway_admission_events row per
+	// decision; nil records none.
+	AdmissionEvents *telemetry.LogWriter
+	// AdmissionSkipAdmitted records only deferred and rejected decisions.
+	AdmissionSkipAdmitted bool
 }
 
 // HealthCheck is one dependency in /health. A failing Required check turns
@@ -142,6 +155,8 @@ type Server struct {
 	observing bool
 	// openapi is the document GET /openapi.yaml and /openapi.json serve.
 	openapi openAPI
+	// admission is the admission step; nil when admission is off.
+	admission *admissionGate
 }
 
 // New builds the gin engine with every route and middleware registered.
@@ -165,7 +180,11 @@ func (s *Server) engine() *gin.Engine {
 		// Nothing to record: skip observe's timing and lookups.
 		e.Use(s.requestID, s.recoverPanic)
 	}
-	s.register(e, s.routeTable())
+	routes := s.routeTable()
+	if s.admission = newAdmissionGate(s.opts, routes); s.admission != nil {
+		e.Use(s.releaseAdmission)
+	}
+	s.register(e, routes)
 	e.NoRoute(s.handle("route", func(c *gin.Context) error {
 		return gateway.Errorf(gateway.CodeNotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path)
 	}))

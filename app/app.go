@@ -21,6 +21,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/athena-gateway/athena/admission"
 	"github.com/athena-gateway/athena/api"
 	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/cache"
@@ -87,6 +88,7 @@ type controlStores struct {
 	Idempotency *postgres.TransactionResults
 	Audit       *postgres.AuditStore
 	Deferred    *postgres.DeferredStore
+	Admission   *postgres.AdmissionStore
 }
 
 func newControlStores(reg *registry.Registry) controlStores {
@@ -100,6 +102,7 @@ func newControlStores(reg *registry.Registry) controlStores {
 		Idempotency: postgres.NewTransactionResults(pool, 0),
 		Audit:       postgres.NewAuditStore(pool),
 		Deferred:    postgres.NewDeferredStore(pool),
+		Admission:   postgres.NewAdmissionStore(pool),
 	}
 }
 
@@ -201,6 +204,7 @@ func Gateway() fx.Option {
 			newWorkflowCounters,
 			newStats,
 			newLogWriter,
+			newAdmission,
 		),
 		fx.Invoke(func(*http.Server) {}), // the server is the point of this role
 	)
@@ -228,6 +232,9 @@ func newAPIDeps(reg *registry.Registry, stores controlStores, a *auth.Authentica
 	if stores.Audit != nil {
 		d.Audit = stores.Audit
 	}
+	if stores.Admission != nil {
+		d.Admission = stores.Admission
+	}
 	return d
 }
 
@@ -238,6 +245,8 @@ type apiTelemetry struct {
 	Logs    *telemetry.LogWriter
 	Stats   *telemetry.Stats
 	Cache   *cache.Cache
+	// Admission is the limiter; nil when admission is off.
+	Admission *admission.Limiter
 }
 
 // newAPIOptions configures the HTTP layer from the configuration.
@@ -259,6 +268,11 @@ func newAPIOptions(cfg config.Config, v version, checks []api.HealthCheck, tel a
 		TrustedProxies:       cfg.API.TrustedProxies,
 		DeferredRetryAfter:   cfg.Deferred.RetryAfter,
 		DeferredStartTimeout: cfg.Deferred.StartTimeout,
+		// Decisions are recorded whenever there is a logging database, like
+		// the audit trail: they explain answers clients got.
+		Admission:             tel.Admission,
+		AdmissionEvents:       tel.Logs,
+		AdmissionSkipAdmitted: !cfg.Admission.RecordAdmitted,
 	}
 	if !cfg.Telemetry.Enabled {
 		opts.Logs = nil

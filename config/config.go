@@ -44,6 +44,8 @@ type Config struct {
 	APIKeys APIKeys `yaml:"api_keys"`
 	// Deferred paces deferred requests (spec §5).
 	Deferred Deferred `yaml:"deferred"`
+	// Admission is the admission limiter (spec §5; package admission).
+	Admission Admission `yaml:"admission"`
 	// Clients maps a client name (the X-Athena-Client value) to its database.
 	Clients map[string]Client `yaml:"postgres_clients"`
 
@@ -215,6 +217,61 @@ type Telemetry struct {
 	StatsMaxKeys int `yaml:"stats_max_keys"`
 }
 
+// Admission configures the admission limiter (spec §5): requests per
+// second with a burst and a cap on requests in flight, globally and per
+// client. Over a limit, reads answer 429 rate_limited and writes are
+// deferred. Off by default; when off the request path does not consult it.
+type Admission struct {
+	Enabled bool `yaml:"enabled"`
+	// Global limits every tenant request: the rate across every gateway
+	// process sharing Redis (per process without Redis), the in-flight cap
+	// per process.
+	Global AdmissionLimit `yaml:"global"`
+	// ClientDefault is each client's limit unless Clients or the client's
+	// athena_client_configs row ("admission" key, set through
+	// PUT /admin/clients/{name}/admission) says otherwise.
+	ClientDefault AdmissionLimit `yaml:"client_default"`
+	// Clients overrides ClientDefault per client name; the database wins
+	// over this.
+	Clients map[string]AdmissionLimit `yaml:"clients"`
+	// RecordAdmitted writes admitted decisions to gateway_admission_events
+	// too (one row per tenant request); false keeps only deferred and
+	// rejected ones.
+	RecordAdmitted bool `yaml:"record_admitted"`
+	// RedisPrefix starts the limiter's Redis keys.
+	RedisPrefix string `yaml:"redis_prefix"`
+	// RedisChunk is how many tokens a process takes from Redis per call
+	// (at most a quarter of the burst), spending them locally.
+	RedisChunk int `yaml:"redis_chunk"`
+	// RedisTimeout bounds one Redis call; RedisRetry is how long limits
+	// stay per process after Redis failed before it is asked again.
+	RedisTimeout time.Duration `yaml:"redis_timeout"`
+	RedisRetry   time.Duration `yaml:"redis_retry"`
+	// ReloadInterval is how often the per-client limits are re-read from
+	// the logging database, so a change made through another process's
+	// admin route reaches this one.
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+}
+
+// AdmissionLimit is one limit; 0 means no limit on that dimension, and a
+// rate without a burst gets one second's worth.
+type AdmissionLimit struct {
+	RPS         float64 `yaml:"rps"`
+	Burst       int     `yaml:"burst"`
+	MaxInFlight int     `yaml:"max_in_flight"`
+}
+
+func (l AdmissionLimit) check(name string) []string {
+	var errs []string
+	if l.RPS < 0 || l.RPS != l.RPS || l.RPS > 1e9 {
+		errs = append(errs, name+".rps must be between 0 and 1e9")
+	}
+	if l.Burst < 0 || l.MaxInFlight < 0 {
+		errs = append(errs, name+".burst and "+name+".max_in_flight must not be negative")
+	}
+	return errs
+}
+
 // Client is one backend database. In YAML it is either a bare URI string or
 // a mapping with uri plus per-client pool overrides.
 type Client struct {
@@ -275,7 +332,15 @@ func Default() Config {
 			StatsMaxKeys:     10000,
 		},
 		Deferred: Deferred{MaxConcurrentActivities: 4, ActivitiesPerSecond: 200, RetryAfter: 2 * time.Second, StartTimeout: 5 * time.Second},
-		Clients:  map[string]Client{},
+		Admission: Admission{
+			RecordAdmitted: true,
+			RedisPrefix:    "athena:admission:",
+			RedisChunk:     32,
+			RedisTimeout:   100 * time.Millisecond,
+			RedisRetry:     time.Second,
+			ReloadInterval: 10 * time.Second,
+		},
+		Clients: map[string]Client{},
 	}
 }
 
@@ -499,6 +564,7 @@ func (c *Config) Validate() error {
 	if c.Telemetry.LogRetention < 0 {
 		errs = append(errs, "telemetry.log_retention must not be negative")
 	}
+	errs = append(errs, c.Admission.check()...)
 	if len(c.Postgres.ExposedSchemas) == 0 {
 		errs = append(errs, "postgres.exposed_schemas must name at least one schema")
 	}
@@ -652,4 +718,24 @@ func setScalar(v reflect.Value, raw string) error {
 		return fmt.Errorf("unsupported type %s", v.Type())
 	}
 	return nil
+}
+
+func (a Admission) check() []string {
+	errs := a.Global.check("admission.global")
+	errs = append(errs, a.ClientDefault.check("admission.client_default")...)
+	names := make([]string, 0, len(a.Clients))
+	for n := range a.Clients {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		errs = append(errs, a.Clients[n].check("admission.clients."+n)...)
+	}
+	if a.RedisChunk <= 0 || a.RedisTimeout <= 0 || a.RedisRetry <= 0 || a.ReloadInterval <= 0 {
+		errs = append(errs, "admission.redis_chunk, redis_timeout, redis_retry and reload_interval must be positive")
+	}
+	if a.RedisPrefix == "" {
+		errs = append(errs, "admission.redis_prefix must not be empty")
+	}
+	return errs
 }

@@ -132,6 +132,13 @@ func (s *slotStore) PruneLogs(context.Context, time.Time, int) (int64, int64, er
 	return 0, 0, nil
 }
 
+func (s *slotStore) CopyAdmissions(_ context.Context, rows []AdmissionEntry) (int64, error) {
+	s.copied <- s.lim.InFlight()
+	return int64(len(rows)), nil
+}
+
+func (s *slotStore) PruneAdmissions(context.Context, time.Time, int) (int64, error) { return 0, nil }
+
 // TestLogWriterWritesHoldALimiterSlot: a COPY runs only while holding a
 // slot of the shared limiter, and while other telemetry holds every slot
 // the writer waits in the background; requests still enqueue at once.

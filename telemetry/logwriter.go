@@ -20,12 +20,20 @@ type OperationEntry = postgres.OperationLog
 // AuditEntry is one row of admin_audit_log: an admin mutation (spec §1.2).
 type AuditEntry = postgres.AuditLog
 
+// AdmissionEntry is one row of gateway_admission_events: an admission
+// decision (spec §5).
+type AdmissionEntry = postgres.AdmissionEvent
+
 // LogStore is where the batches go; *postgres.LogStore writes them with
 // COPY on the dedicated logging pool.
 type LogStore interface {
 	CopyRequests(ctx context.Context, rows []RequestEntry) (int64, error)
 	CopyOperations(ctx context.Context, rows []OperationEntry) (int64, error)
 	CopyAudit(ctx context.Context, rows []AuditEntry) (int64, error)
+	CopyAdmissions(ctx context.Context, rows []AdmissionEntry) (int64, error)
+	// PruneAdmissions deletes at most limit admission events older than
+	// before (the same retention as the request log).
+	PruneAdmissions(ctx context.Context, before time.Time, limit int) (int64, error)
 	// PruneLogs deletes at most limit rows older than before from the
 	// request and operation logs and reports how many went. The audit log
 	// is never pruned: it is the record of who changed what.
@@ -92,6 +100,7 @@ type LogWriter struct {
 	requests   chan RequestEntry
 	operations chan OperationEntry
 	audits     chan AuditEntry
+	admissions chan AdmissionEntry
 	// auditFlush asks the flusher to write every queued audit entry now;
 	// it closes the channel it is handed when done (FlushAudit).
 	auditFlush chan chan struct{}
@@ -116,10 +125,11 @@ const (
 	requestLog logKind = iota
 	operationLog
 	auditLog
+	admissionLog
 	numLogs
 )
 
-var logNames = [numLogs]string{"request", "operation", "audit"}
+var logNames = [numLogs]string{"request", "operation", "audit", "admission"}
 
 // NewLogWriter builds a writer over store. metrics may be nil (no
 // instruments); log may be nil (discard). Nothing runs until Start.
@@ -135,6 +145,7 @@ func NewLogWriter(store LogStore, opts LogOptions, metrics *Metrics, log *slog.L
 		requests:   make(chan RequestEntry, opts.QueueSize),
 		operations: make(chan OperationEntry, opts.QueueSize),
 		audits:     make(chan AuditEntry, opts.QueueSize),
+		admissions: make(chan AdmissionEntry, opts.QueueSize),
 		auditFlush: make(chan chan struct{}),
 		closing:    make(chan context.Context),
 		done:       make(chan struct{}),
@@ -158,6 +169,7 @@ func NewLogWriter(store LogStore, opts LogOptions, metrics *Metrics, log *slog.L
 				{Labels: []string{logNames[requestLog]}, Value: float64(len(w.requests))},
 				{Labels: []string{logNames[operationLog]}, Value: float64(len(w.operations))},
 				{Labels: []string{logNames[auditLog]}, Value: float64(len(w.audits))},
+				{Labels: []string{logNames[admissionLog]}, Value: float64(len(w.admissions))},
 			}
 		})
 	}
@@ -198,6 +210,18 @@ func (w *LogWriter) Audit(e AuditEntry) {
 	case w.audits <- e:
 	default:
 		w.drop(auditLog)
+	}
+}
+
+// Admission queues one admission event; like Request it never blocks.
+func (w *LogWriter) Admission(e AdmissionEntry) {
+	if w == nil || w.closed.Load() {
+		return
+	}
+	select {
+	case w.admissions <- e:
+	default:
+		w.drop(admissionLog)
 	}
 }
 
@@ -321,6 +345,7 @@ func (w *LogWriter) flusher(ctx context.Context) {
 	reqs := make([]RequestEntry, 0, w.opts.BatchSize)
 	ops := make([]OperationEntry, 0, w.opts.BatchSize)
 	var audits []AuditEntry // rare: allocated when the first one comes
+	var adms []AdmissionEntry
 	for ctx.Err() == nil {
 		select {
 		case e := <-w.requests:
@@ -335,6 +360,10 @@ func (w *LogWriter) flusher(ctx context.Context) {
 			if audits = append(audits, e); len(audits) >= w.opts.BatchSize {
 				audits = w.writeAudits(ctx, audits)
 			}
+		case e := <-w.admissions:
+			if adms = append(adms, e); len(adms) >= w.opts.BatchSize {
+				adms = w.writeAdmissions(ctx, adms)
+			}
 		case ack := <-w.auditFlush:
 			// Only this goroutine receives from w.audits, so every entry
 			// queued before FlushAudit was called is among these.
@@ -347,10 +376,12 @@ func (w *LogWriter) flusher(ctx context.Context) {
 			reqs = w.writeRequests(ctx, reqs)
 			ops = w.writeOperations(ctx, ops)
 			audits = w.writeAudits(ctx, audits)
+			adms = w.writeAdmissions(ctx, adms)
 		case cctx := <-w.closing:
 			w.writeRequests(cctx, reqs)
 			w.writeOperations(cctx, ops)
 			w.writeAudits(cctx, audits)
+			w.writeAdmissions(cctx, adms)
 			w.drain(cctx)
 			return
 		case <-ctx.Done():
@@ -365,8 +396,9 @@ func (w *LogWriter) drain(ctx context.Context) {
 		reqs := make([]RequestEntry, 0, w.opts.BatchSize)
 		ops := make([]OperationEntry, 0, w.opts.BatchSize)
 		var audits []AuditEntry
+		var adms []AdmissionEntry
 	fill:
-		for len(reqs) < w.opts.BatchSize || len(ops) < w.opts.BatchSize || len(audits) < w.opts.BatchSize {
+		for len(reqs) < w.opts.BatchSize || len(ops) < w.opts.BatchSize || len(audits) < w.opts.BatchSize || len(adms) < w.opts.BatchSize {
 			select {
 			case e := <-w.requests:
 				reqs = append(reqs, e)
@@ -374,16 +406,19 @@ func (w *LogWriter) drain(ctx context.Context) {
 				ops = append(ops, e)
 			case e := <-w.audits:
 				audits = append(audits, e)
+			case e := <-w.admissions:
+				adms = append(adms, e)
 			default:
 				break fill
 			}
 		}
-		if len(reqs) == 0 && len(ops) == 0 && len(audits) == 0 {
+		if len(reqs) == 0 && len(ops) == 0 && len(audits) == 0 && len(adms) == 0 {
 			return
 		}
 		w.writeRequests(ctx, reqs)
 		w.writeOperations(ctx, ops)
 		w.writeAudits(ctx, audits)
+		w.writeAdmissions(ctx, adms)
 	}
 }
 
@@ -427,6 +462,19 @@ func (w *LogWriter) writeAudits(ctx context.Context, rows []AuditEntry) []AuditE
 	return rows[:0]
 }
 
+func (w *LogWriter) writeAdmissions(ctx context.Context, rows []AdmissionEntry) []AdmissionEntry {
+	if len(rows) == 0 {
+		return rows
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.opts.WriteTimeout)
+	defer cancel()
+	var n int64
+	err := w.opts.Limiter.Do(ctx, func() (err error) { n, err = w.store.CopyAdmissions(ctx, rows); return err })
+	w.account(admissionLog, len(rows), n, err)
+	clear(rows)
+	return rows[:0]
+}
+
 // account counts a written batch. A failed batch is not retried: the queue
 // stays bounded and the next batch may succeed.
 func (w *LogWriter) account(k logKind, size int, n int64, err error) {
@@ -461,16 +509,19 @@ func (w *LogWriter) retention(ctx context.Context) {
 func (w *LogWriter) Prune(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for ctx.Err() == nil {
-		var r, o int64
+		var r, o, a int64
 		err := w.opts.Limiter.Do(ctx, func() (err error) {
-			r, o, err = w.store.PruneLogs(ctx, before, w.opts.RetentionBatch)
+			if r, o, err = w.store.PruneLogs(ctx, before, w.opts.RetentionBatch); err != nil {
+				return err
+			}
+			a, err = w.store.PruneAdmissions(ctx, before, w.opts.RetentionBatch)
 			return err
 		})
-		total += r + o
+		total += r + o + a
 		if err != nil {
 			return total, err
 		}
-		if r < int64(w.opts.RetentionBatch) && o < int64(w.opts.RetentionBatch) {
+		if r < int64(w.opts.RetentionBatch) && o < int64(w.opts.RetentionBatch) && a < int64(w.opts.RetentionBatch) {
 			return total, nil
 		}
 	}

@@ -32,6 +32,9 @@
 // make it one). Last it times one bulk PUT /gateway/insert of -insert-rows
 // rows against the same rows sent one by one. Everything runs on loopback.
 //
+// Then it compares c)'s fetch with the admission limiter off and on (limits
+// never reached; admission.go): req/s and this process's CPU per request.
+//
 // Then, unless -cross-process=false, it measures the same fetch with the
 // servers as processes of their own (xp.go): it builds a minimal gin+pgx
 // floor (cmd/athena-bench/floor) and the real `athena serve` with go
@@ -110,6 +113,8 @@ type options struct {
 	xpClients    int
 	xpRequests   int64
 	xpRedis      string
+	// onlyAdmission runs the admission comparison alone (admission.go).
+	onlyAdmission bool
 }
 
 // warmup runs before each measured run so pools and keep-alive connections
@@ -140,6 +145,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.xpClients, "xp-clients", goalFetchClients, "concurrent clients of the cross-process scenarios")
 	fs.Int64Var(&o.xpRequests, "xp-requests", 0, "scaled mode: each cross-process scenario makes exactly this many measured requests instead of running for -duration (0: -duration)")
 	fs.StringVar(&o.xpRedis, "xp-redis", envOr("ATHENA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis of scenario E's read cache; empty, or not answering: a process-local cache")
+	fs.BoolVar(&o.onlyAdmission, "only-admission", false, "run only the admission limiter off/on comparison")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -242,6 +248,9 @@ func envOr(key, def string) string {
 // cross-process servers start.
 func bench(ctx context.Context, opts options, w io.Writer, log *slog.Logger) (summary, error) {
 	sum := summary{Duration: opts.duration, Warmup: opts.warmup(), PoolConns: opts.poolConns()}
+	if opts.onlyAdmission {
+		return sum, benchAdmissionOnly(ctx, opts, w, log, &sum)
+	}
 	if opts.inProcess {
 		if err := benchInProcess(ctx, opts, w, log, &sum); err != nil {
 			return sum, err
@@ -373,6 +382,17 @@ func benchInProcess(ctx context.Context, opts options, w io.Writer, log *slog.Lo
 	for _, g := range fetchGoals(sum.Ratios, sum.Telemetry) {
 		printGoal(w, g)
 		sum.Goals = append(sum.Goals, g)
+	}
+
+	adm, ag, err := benchAdmission(ctx, opts, ath, w, log, progress)
+	if err != nil {
+		return fmt.Errorf("admission: %w", err)
+	}
+	sum.Admission = &adm
+	printGoal(w, ag)
+	sum.Goals = append(sum.Goals, ag)
+	for _, r := range adm.Runs {
+		sum.FailedTotal += r.Errors
 	}
 
 	progress(fmt.Sprintf("running %d concurrent identical cold reads, %d trials ...", coldReaders, coldTrials))

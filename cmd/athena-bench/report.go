@@ -74,6 +74,8 @@ type summary struct {
 	Insert    *insertReport `json:"insert,omitempty"`
 	// Telemetry is what g)'s log writer and statistics did.
 	Telemetry *telemetryReport `json:"telemetry,omitempty"`
+	// Admission is the admission limiter's cost (admission.go).
+	Admission *admissionReport `json:"admission,omitempty"`
 	// CrossProcess is the cross-process measurement (xp.go); its goals are
 	// in Goals with the others.
 	CrossProcess *xpReport `json:"cross_process,omitempty"`
