@@ -106,10 +106,9 @@ func (s *Server) decodeFetch(body []byte, stripNulls *bool) (*memoEntry, error) 
 	}
 	var sc gateway.ShapeScan
 	var keyBuf [fetchMemoMaxBody]byte
-	sc.Key = keyBuf[:0]
-	shaped := gateway.ScanFetchShape(body, &sc)
+	key, shaped := gateway.ScanFetchShape(body, keyBuf[:0], &sc)
 	if shaped {
-		if f, known := s.fetchShapes.get(v, sc.Key); f != nil {
+		if f, known := s.fetchShapes.get(v, key); f != nil {
 			// Not remembered by its bytes: a body of a known shape is
 			// cheap to bind again, and its values are likely new.
 			return &memoEntry{req: f.Bind(body, sc.Slots()), shape: f}, nil
@@ -124,7 +123,7 @@ func (s *Server) decodeFetch(body []byte, stripNulls *bool) (*memoEntry, error) 
 	e := &memoEntry{req: req}
 	s.fetchMemo.put(v, body, e)
 	if shaped {
-		s.fetchShapes.put(v, sc.Key, gateway.NewFetchShape(body, &sc, req, stripNulls, s.opts.Limits))
+		s.fetchShapes.put(v, key, gateway.NewFetchShape(body, &sc, req, stripNulls, s.opts.Limits))
 	}
 	return e, nil
 }

@@ -43,10 +43,9 @@ type ShapeSlot struct {
 	Str        bool // a string (bytes between the quotes), else a number
 }
 
-// ShapeScan is the result of scanning a body: the shape key and the slots.
-// Its arrays live in the value, so a scan on the stack allocates nothing.
+// ShapeScan is the slots found by scanning a body. Its array lives in the
+// value, so a scan on the stack allocates nothing.
 type ShapeScan struct {
-	Key   []byte
 	slots [maxShapeSlots]ShapeSlot
 	n     int
 }
@@ -62,13 +61,14 @@ const (
 	markerString = "\x00S"
 )
 
-// ScanFetchShape scans body, appending its shape key to s.Key (whose
-// capacity the caller may provide) and recording its slots. ok is false
-// when the body has no slot, too many, or cannot be scanned; a body that
-// is not valid JSON may still scan, and then simply has no FetchShape.
-func ScanFetchShape(body []byte, s *ShapeScan) (ok bool) {
+// ScanFetchShape scans body, returning its shape key appended to dst (a
+// caller's stack buffer stays on the stack: dst only flows to the result)
+// and recording its slots in s. ok is false when the body has no slot,
+// too many, or cannot be scanned; a body that is not valid JSON may still
+// scan, and then simply has no FetchShape.
+func ScanFetchShape(body, dst []byte, s *ShapeScan) (key []byte, ok bool) {
 	s.n = 0
-	key := s.Key[:0]
+	key = dst
 	// valueOfSlotKey: the last token was the ':' after an "eq_value" or
 	// "value" key, so a scalar literal now is a slot.
 	valueOfSlotKey, slotKey := false, false
@@ -85,12 +85,12 @@ func ScanFetchShape(body []byte, s *ShapeScan) (ok bool) {
 				j++
 			}
 			if j >= len(body) {
-				return false
+				return key, false
 			}
 			str := body[i+1 : j]
 			if valueOfSlotKey && !escaped && plainString(str) {
 				if s.n == maxShapeSlots {
-					return false
+					return key, false
 				}
 				s.slots[s.n] = ShapeSlot{Start: i + 1, End: j, Str: true}
 				s.n++
@@ -112,7 +112,7 @@ func ScanFetchShape(body []byte, s *ShapeScan) (ok bool) {
 			}
 			if valueOfSlotKey && validNumber(body[i:j]) {
 				if s.n == maxShapeSlots {
-					return false
+					return key, false
 				}
 				s.slots[s.n] = ShapeSlot{Start: i, End: j}
 				s.n++
@@ -129,15 +129,14 @@ func ScanFetchShape(body []byte, s *ShapeScan) (ok bool) {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			// whitespace keeps the state: `"value" : 1`
 		case c == 0:
-			return false // never valid JSON; keeps markers unambiguous
+			return key, false // never valid JSON; keeps markers unambiguous
 		default:
 			valueOfSlotKey, slotKey = false, false
 		}
 		key = append(key, c)
 		i++
 	}
-	s.Key = key
-	return s.n > 0
+	return key, s.n > 0
 }
 
 func isNumberByte(c byte) bool {

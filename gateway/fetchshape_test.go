@@ -60,7 +60,8 @@ func TestFetchShapeBindsLikeDecode(t *testing.T) {
 			t.Fatalf("%s: %v", tc.body, err)
 		}
 		var sc ShapeScan
-		if !ScanFetchShape(body, &sc) {
+		key, ok := ScanFetchShape(body, nil, &sc)
+		if !ok {
 			t.Fatalf("%s: no slots found", tc.body)
 		}
 		f := NewFetchShape(body, &sc, req, nil, lim)
@@ -77,7 +78,7 @@ func TestFetchShapeBindsLikeDecode(t *testing.T) {
 			lits := append(shapeLiterals[rot:], shapeLiterals[:rot]...)
 			variant := withLiterals(body, sc.Slots(), lits)
 			var vs ShapeScan
-			if !ScanFetchShape(variant, &vs) || !bytes.Equal(vs.Key, sc.Key) {
+			if vkey, ok := ScanFetchShape(variant, nil, &vs); !ok || !bytes.Equal(vkey, key) {
 				continue // another shape: the memo would not use f for it
 			}
 			want, err := DecodeFetch(variant, nil, lim)
@@ -106,8 +107,8 @@ func TestScanFetchShapeKeys(t *testing.T) {
 		{`{"xvalue":1}`, ``},
 	} {
 		var sc ShapeScan
-		ok := ScanFetchShape([]byte(tc.body), &sc)
-		if got := string(sc.Key); ok != (tc.key != "") || ok && got != tc.key {
+		key, ok := ScanFetchShape([]byte(tc.body), nil, &sc)
+		if got := string(key); ok != (tc.key != "") || ok && got != tc.key {
 			t.Errorf("%s: key %q (ok %t), want %q", tc.body, got, ok, tc.key)
 		}
 	}
@@ -126,15 +127,15 @@ func TestFetchShapeAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sc ShapeScan
-	sc.Key = make([]byte, 0, 512)
-	ScanFetchShape(body, &sc)
+	buf := make([]byte, 0, 512)
+	ScanFetchShape(body, buf, &sc)
 	f := NewFetchShape(body, &sc, req, nil, lim)
 	if f == nil {
 		t.Fatal("athena-bench's fetch has no shape")
 	}
 	other := benchFetchBody(123456)
 	allocs := testing.AllocsPerRun(100, func() {
-		ScanFetchShape(other, &sc)
+		ScanFetchShape(other, buf, &sc)
 		r := f.Bind(other, sc.Slots())
 		if len(r.Conditions) != 1 {
 			t.Fatal("bad bind")
@@ -165,7 +166,8 @@ func FuzzFetchShape(f *testing.F) {
 			return
 		}
 		var sc ShapeScan
-		if !ScanFetchShape(body, &sc) {
+		key, ok := ScanFetchShape(body, nil, &sc)
+		if !ok {
 			return
 		}
 		shape := NewFetchShape(body, &sc, req, nil, lim)
@@ -174,7 +176,7 @@ func FuzzFetchShape(f *testing.F) {
 		}
 		variant := withLiterals(body, sc.Slots(), []string{a, b})
 		var vs ShapeScan
-		if !ScanFetchShape(variant, &vs) || !bytes.Equal(vs.Key, sc.Key) {
+		if vkey, ok := ScanFetchShape(variant, nil, &vs); !ok || !bytes.Equal(vkey, key) {
 			return
 		}
 		want, err := DecodeFetch(variant, nil, lim)

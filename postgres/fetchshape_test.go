@@ -17,7 +17,7 @@ func shapeOf(t *testing.T, body string) (gateway.FetchRequest, *gateway.FetchSha
 		t.Fatal(err)
 	}
 	var sc gateway.ShapeScan
-	if !gateway.ScanFetchShape([]byte(body), &sc) {
+	if _, ok := gateway.ScanFetchShape([]byte(body), nil, &sc); !ok {
 		t.Fatalf("%s: no slots", body)
 	}
 	return req, gateway.NewFetchShape([]byte(body), &sc, req, nil, lim)
@@ -27,7 +27,7 @@ func shapeOf(t *testing.T, body string) (gateway.FetchRequest, *gateway.FetchSha
 func bound(t *testing.T, f *gateway.FetchShape, variant string) gateway.FetchRequest {
 	t.Helper()
 	var sc gateway.ShapeScan
-	if !gateway.ScanFetchShape([]byte(variant), &sc) {
+	if _, ok := gateway.ScanFetchShape([]byte(variant), nil, &sc); !ok {
 		t.Fatalf("%s: no slots", variant)
 	}
 	return f.Bind([]byte(variant), sc.Slots())
