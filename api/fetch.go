@@ -44,7 +44,7 @@ func (s *Server) fetch(c *gin.Context) error {
 	}
 	answer, err := fetch.Reader{Cache: s.cache}.Read(c.Request.Context(), fetch.Input{
 		Scope: res.Scope, DB: res.DB, Request: &entry.req,
-		Normalised: norm, Body: body, NoCache: nc,
+		Normalised: norm, Body: body, NoCache: nc, Shape: entry.shape,
 	})
 	if err != nil {
 		return err

@@ -33,6 +33,9 @@ type memoEntry struct {
 	normMu   sync.Once
 	norm     []byte
 	normOK   bool
+	// shape is the FetchShape req was bound from (nil when decoded in
+	// full): its plan is found by shape.
+	shape *gateway.FetchShape
 }
 
 const (
@@ -83,15 +86,34 @@ func (e *memoEntry) normalised() ([]byte, bool) {
 	return e.norm, e.normOK
 }
 
-// decodeFetch decodes body through the memo.
+// decodeFetch decodes body through the memo, then through the shape memo
+// (a body that differs from a remembered one only in its condition values,
+// see gateway.ScanFetchShape), else in full.
 func (s *Server) decodeFetch(body []byte, stripNulls *bool) (*memoEntry, error) {
 	v, memo := variant(stripNulls), len(body) <= fetchMemoMaxBody
-	if memo {
-		if e := s.fetchMemo.get(v, body); e != nil {
-			if !e.repeated.Load() { // one store, not one per hit
-				e.repeated.Store(true)
-			}
-			return e, nil
+	if !memo {
+		req, err := gateway.DecodeFetch(body, stripNulls, s.opts.Limits)
+		if err != nil {
+			return nil, err
+		}
+		return &memoEntry{req: req}, nil
+	}
+	if e := s.fetchMemo.get(v, body); e != nil {
+		if !e.repeated.Load() { // one store, not one per hit
+			e.repeated.Store(true)
+		}
+		return e, nil
+	}
+	var sc gateway.ShapeScan
+	var keyBuf [fetchMemoMaxBody]byte
+	key, shaped := gateway.ScanFetchShape(body, keyBuf[:0], &sc)
+	if shaped {
+		if f, known := s.fetchShapes.get(v, key); f != nil {
+			// Not remembered by its bytes: a body of a known shape is
+			// cheap to bind again, and its values are likely new.
+			return &memoEntry{req: f.Bind(body, sc.Slots()), shape: f}, nil
+		} else if known {
+			shaped = false // this shape has no FetchShape: decode in full
 		}
 	}
 	req, err := gateway.DecodeFetch(body, stripNulls, s.opts.Limits)
@@ -99,8 +121,42 @@ func (s *Server) decodeFetch(body []byte, stripNulls *bool) (*memoEntry, error) 
 		return nil, err // errors are not remembered: they are cheap to redo and rare
 	}
 	e := &memoEntry{req: req}
-	if memo {
-		s.fetchMemo.put(v, body, e)
+	s.fetchMemo.put(v, body, e)
+	if shaped {
+		s.fetchShapes.put(v, key, gateway.NewFetchShape(body, &sc, req, stripNulls, s.opts.Limits))
 	}
 	return e, nil
+}
+
+// shapeMemo remembers FetchShapes by shape key, per X-Strip-Nulls value; a
+// nil entry remembers a shape that has none, so its bodies are not probed
+// again. Bounded like fetchMemo: when full it starts over.
+type shapeMemo struct {
+	mu sync.RWMutex
+	m  [3]map[string]*gateway.FetchShape
+	n  int
+}
+
+const shapeMemoEntries = 256
+
+func (m *shapeMemo) get(v int, key []byte) (f *gateway.FetchShape, known bool) {
+	m.mu.RLock()
+	f, known = m.m[v][string(key)] // no allocation: the conversion is only a lookup
+	m.mu.RUnlock()
+	return f, known
+}
+
+func (m *shapeMemo) put(v int, key []byte, f *gateway.FetchShape) {
+	m.mu.Lock()
+	if m.n >= shapeMemoEntries {
+		m.m, m.n = [3]map[string]*gateway.FetchShape{}, 0
+	}
+	if m.m[v] == nil {
+		m.m[v] = make(map[string]*gateway.FetchShape)
+	}
+	if _, ok := m.m[v][string(key)]; !ok {
+		m.n++
+	}
+	m.m[v][string(key)] = f
+	m.mu.Unlock()
 }

@@ -143,6 +143,9 @@ type Server struct {
 	routes      []route
 	// fetchMemo skips decoding repeated fetch bodies (fetchmemo.go).
 	fetchMemo fetchMemo
+	// fetchShapes decodes bodies that differ from a known one only in
+	// their condition values (fetchmemo.go, gateway/fetchshape.go).
+	fetchShapes shapeMemo
 	// keys checks keys and rights: keyAuth, or openAuth without a key
 	// store (auth.go).
 	keys keyCheck

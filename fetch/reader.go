@@ -41,6 +41,10 @@ type Input struct {
 	Body []byte
 	// NoCache is the caller's Cache-Control: no-cache.
 	NoCache bool
+	// Shape, when not nil, is the shape Request was bound from
+	// (gateway.FetchShape): without a Normalised form, the plan is then
+	// found by shape (postgres.DB.PlanFetchShape).
+	Shape *gateway.FetchShape
 }
 
 // Answer is a rendered fetch response.
@@ -60,7 +64,13 @@ type Answer struct {
 // stored, and each failing read counts as a load, as it did when
 // validation happened inside the load.
 func (r Reader) Read(ctx context.Context, in Input) (Answer, error) {
-	plan, planErr := in.DB.PlanFetch(ctx, in.Request, in.Normalised)
+	var plan *postgres.FetchPlan
+	var planErr error
+	if in.Normalised == nil && in.Shape != nil {
+		plan, planErr = in.DB.PlanFetchShape(ctx, in.Request, in.Shape)
+	} else {
+		plan, planErr = in.DB.PlanFetch(ctx, in.Request, in.Normalised)
+	}
 	read := cache.Read{Scope: in.Scope, Request: in.Body, NoCache: in.NoCache}
 	if in.Normalised != nil && !in.NoCache && r.Cache.Enabled(in.Scope) {
 		read.Request = in.Normalised

@@ -59,6 +59,8 @@ type DB struct {
 	meta *metadataCache
 	// plans remembers fetch plans by normalised request (PlanFetch).
 	plans planMemo
+	// shapePlans remembers fetch plans by request shape (fetchshape.go).
+	shapePlans shapePlans
 	// acquireDeadline bounds waiting for a connection (acquire).
 	acquireDeadline sharedDeadline
 	// timeout is the statement_timeout value each operation sets itself, or
