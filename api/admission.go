@@ -145,8 +145,9 @@ func (g *admissionGate) record(c *gin.Context, client, route string, d admission
 // however it ends. engine installs it only when admission is on.
 func (s *Server) releaseAdmission(c *gin.Context) {
 	defer func() {
-		if v, ok := c.Get(admissionKey); ok {
-			v.(*admission.Ticket).Release()
+		v, _ := c.Get(admissionKey)
+		if t, ok := v.(*admission.Ticket); ok {
+			t.Release()
 		}
 	}()
 	c.Next()
