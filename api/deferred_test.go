@@ -202,8 +202,7 @@ type testQueue struct{ c client.Client }
 func (q testQueue) WorkflowID(id string) string { return workflows.DeferredID(id) }
 
 func (q testQueue) StartDeferred(ctx context.Context, id string, requeue bool) error {
-	_, err := q.c.ExecuteWorkflow(ctx, workflows.DeferredStartOptions(id, requeue), workflows.DeferredRequest, workflows.DeferredInput{RequestID: id})
-	return err
+	return workflows.StartDeferred(ctx, q.c, id, requeue)
 }
 
 // countingExecutor counts executions and lets a test hold them.

@@ -29,7 +29,7 @@ func newDeferredQueue(tc client.Client, wfc *workflowCounters) api.DeferredQueue
 func (q deferredQueue) WorkflowID(id string) string { return workflows.DeferredID(id) }
 
 func (q deferredQueue) StartDeferred(ctx context.Context, id string, requeue bool) error {
-	_, err := q.tc.ExecuteWorkflow(ctx, workflows.DeferredStartOptions(id, requeue), workflows.DeferredRequest, workflows.DeferredInput{RequestID: id})
+	err := workflows.StartDeferred(ctx, q.tc, id, requeue)
 	q.wfc.count("DeferredRequest", err)
 	return err
 }

@@ -1,10 +1,12 @@
 package workflows
 
 import (
+	"context"
 	"errors"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -63,7 +65,37 @@ func DeferredStartOptions(id string, requeue bool) client.StartWorkflowOptions {
 		ID:                    DeferredID(id),
 		TaskQueue:             TaskQueueDeferred,
 		WorkflowIDReusePolicy: reuse,
+		// Without this the SDK answers a start whose ID is running with
+		// that run's handle and no error: a requeue would be acknowledged
+		// and never run.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}
+}
+
+// StartDeferred starts request id's DeferredRequest workflow (the gateway
+// and its tests start it only this way). A requeue can arrive while the
+// failed run is still closing: ExecuteDeferred records the failure in
+// gateway_deferred_requests before its workflow ends, and an operator (or
+// a client polling the status route) may requeue in between. The start
+// then finds that run still open; it waits for it to close (bounded by
+// ctx) and starts again, which the reuse policy allows once it has failed.
+func StartDeferred(ctx context.Context, c client.Client, id string, requeue bool) error {
+	opts := DeferredStartOptions(id, requeue)
+	start := func() error {
+		_, err := c.ExecuteWorkflow(ctx, opts, DeferredRequest, DeferredInput{RequestID: id})
+		return err
+	}
+	err := start()
+	var open *serviceerror.WorkflowExecutionAlreadyStarted
+	if !requeue || !errors.As(err, &open) {
+		return err
+	}
+	// The run's own outcome (failed) is not the question; only its end is.
+	_ = c.GetWorkflow(ctx, opts.ID, "").Get(ctx, nil)
+	if ctx.Err() != nil {
+		return err
+	}
+	return start()
 }
 
 // DeferredRequest runs one deferred gateway request (spec §5) with retry

@@ -145,10 +145,11 @@ func TestRunJSONSummary(t *testing.T) {
 		goals = append(goals, g.Name+": "+g.Outcome)
 	}
 	if want := []string{"c/b >= 0.80 at 16 clients: SKIP", "d/c >= 0.95 at 16 clients: SKIP", "e/b >= 2.00 at 16 clients: SKIP",
-		"g/f >= 0.90 at 16 clients: SKIP", "64 concurrent identical cold reads issue 1 query: PASS"}; !slices.Equal(goals, want) {
+		"g/f >= 0.90 at 16 clients: SKIP", "admission on/off >= 0.97 at 16 clients: SKIP",
+		"64 concurrent identical cold reads issue 1 query: PASS"}; !slices.Equal(goals, want) {
 		t.Errorf("goals %q, want %q", goals, want)
 	}
-	for _, key := range []string{`"d_over_c"`, `"e_over_b"`, `"e_over_c"`, `"g_over_f"`, `"c_over_f"`, `"cold_reads"`,
+	for _, key := range []string{`"d_over_c"`, `"e_over_b"`, `"e_over_c"`, `"g_over_f"`, `"c_over_f"`, `"cold_reads"`, `"admission"`,
 		`"telemetry"`, `"request_log"`, `"operation_log"`, `"stats_flushes_applied"`} {
 		if !strings.Contains(stdout, key) {
 			t.Errorf("JSON lacks %s:\n%s", key, stdout)
