@@ -105,9 +105,13 @@ func (a *Activities) ExecuteDeferred(ctx context.Context, in ExecuteDeferredInpu
 		return err
 	})
 	if err != nil {
-		err = fmt.Errorf("deferred %s: %w", r.Operation, err)
-		_ = store.Retrying(ctx, r.ID, err.Error()) // best effort: the retry matters, not the note
-		return ExecuteDeferredResult{}, err
+		// The status route is the tenant's: its note is the message the
+		// synchronous route would have answered (never a host, user or
+		// database name); Temporal's history keeps the whole error for
+		// operators.
+		note := fmt.Sprintf("deferred %s: %s", r.Operation, postgres.MapError(err).Error())
+		_ = store.Retrying(ctx, r.ID, note) // best effort: the retry matters, not the note
+		return ExecuteDeferredResult{}, fmt.Errorf("deferred %s: %w", r.Operation, err)
 	}
 	switch {
 	case status < 300:

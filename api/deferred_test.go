@@ -604,6 +604,12 @@ func TestDeferredDatabaseDown(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		// The tenant sees what the synchronous route answers, never the
+		// connection's details (host, port, user, database).
+		if s := e.status(id); s.Error == nil || !strings.Contains(*s.Error, "database unavailable") ||
+			strings.Contains(*s.Error, "127.0.0.1") || strings.Contains(*s.Error, "user=") {
+			t.Fatalf("request %s: status error %q, want the route's message without connection details", id, deref(s.Error))
+		}
 	}
 	pgMu.Lock()
 	pg, err = devstack.StartPostgres(ctx, popts)
@@ -623,4 +629,12 @@ func TestDeferredDatabaseDown(t *testing.T) {
 	if got := e.count(`SELECT count(DISTINCT tag) FROM events WHERE tag LIKE 'down%'`); got != n {
 		t.Fatalf("distinct rows: got %d, want %d", got, n)
 	}
+}
+
+// deref prints an optional string.
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }
