@@ -25,6 +25,8 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/athena-gateway/athena/activities"
+	"github.com/athena-gateway/athena/admission"
+	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/devstack"
 	"github.com/athena-gateway/athena/gateway"
@@ -59,6 +61,8 @@ type deferredEnv struct {
 	exec     *countingExecutor
 	worker   *orchestration.Worker
 	workerMu sync.Mutex
+	// key, when set, is sent as X-Athena-Key by do (envOptions.rights).
+	key string
 }
 
 // privateDatabase creates a database of the test's own on the test
@@ -102,6 +106,13 @@ type envOptions struct {
 	// startTimeout bounds starting a workflow (default 30s: a loaded
 	// machine's embedded server may take seconds).
 	startTimeout time.Duration
+	// rights, when not nil, turns the key store on (enforced) and makes
+	// do send a key of client t1 with these rights; the gateway and its
+	// executor check them.
+	rights []string
+	// admission is the admission limiter of the gateway and its executor
+	// (nil: admission off).
+	admission *admission.Limiter
 }
 
 func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv {
@@ -140,9 +151,23 @@ func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv 
 	if o.startTimeout == 0 {
 		o.startTimeout = 30 * time.Second
 	}
-	opts := Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), DeferredStartTimeout: o.startTimeout}
+	opts := Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), DeferredStartTimeout: o.startTimeout,
+		Admission: o.admission}
 	e := &deferredEnv{t: t, reg: reg, tenant: tenant, store: store}
-	e.exec = &countingExecutor{inner: NewExecutor(Deps{Clients: reg}, opts, nil)}
+	var a *auth.Authenticator
+	if o.rights != nil {
+		keys := postgres.NewKeyStore(reg.ControlPlane())
+		a = auth.New(keys, auth.Options{AdminKey: testAdminKey})
+		t.Cleanup(a.Close)
+		on := true
+		if _, err := keys.SetConfig(ctx, &on, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, e.key, err = keys.CreateKey(ctx, postgres.NewKey{Name: "deferred", ClientName: "t1", Rights: o.rights}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.exec = &countingExecutor{inner: NewExecutor(Deps{Clients: reg, Auth: a}, opts, nil)}
 	e.acts = activities.New("deferred-test", reg)
 	e.acts.Deferred = e.exec
 
@@ -154,7 +179,7 @@ func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv 
 		e.startWorker()
 		t.Cleanup(e.stopWorker) // before the server stops (LIFO)
 	}
-	e.engine = New(Deps{Clients: reg, Deferred: store, DeferredQueue: queue}, opts, nil)
+	e.engine = New(Deps{Clients: reg, Deferred: store, DeferredQueue: queue, Auth: a}, opts, nil)
 	return e
 }
 
@@ -229,6 +254,9 @@ func (e *deferredEnv) do(method, path, body string, headers ...string) response 
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("X-Athena-Client", "t1")
 	req.Header.Set("Content-Type", "application/json")
+	if e.key != "" {
+		req.Header.Set("X-Athena-Key", e.key)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -398,6 +426,64 @@ func TestDeferredValidationAnswersNow(t *testing.T) {
 	}
 	if e.exec.calls.Load() != 0 {
 		t.Fatalf("executions: got %d, want 0", e.exec.calls.Load())
+	}
+}
+
+// queuedRows counts gateway_deferred_requests rows.
+func (e *deferredEnv) queuedRows() int {
+	e.t.Helper()
+	var n int
+	if err := e.reg.ControlPlane().QueryRow(context.Background(), `SELECT count(*) FROM gateway_deferred_requests`).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// TestDeferredRightsCheckedAtAcceptance: a deferred write whose key lacks
+// the route's right (a table right, the query or rpc right, any
+// operation's right in a transaction) gets the synchronous route's 403 at
+// once, with Prefer: respond-async and when admission defers it, and
+// nothing is queued; a write the key may do is still deferred and runs.
+func TestDeferredRightsCheckedAtAcceptance(t *testing.T) {
+	lim := admission.New(admission.Options{Clients: map[string]admission.Limit{"t1": {RPS: perMinute, Burst: 1}}})
+	e := newDeferredEnv(t, postgrestest.URL(), envOptions{rights: []string{"events.write"}, admission: lim})
+	// Spend t1's one token: from now on admission defers every write.
+	e.do("POST", "/gateway/insert", `{"table_name":"events","insert_body":{"tag":"first"}}`).want(t, http.StatusCreated)
+	for _, tc := range []struct{ name, path, body, right string }{
+		{"table write", "/gateway/insert", `{"table_name":"names","insert_body":{"name":"r"}}`, "names.write"},
+		{"table delete", "/gateway/delete", `{"table_name":"events","resource_id":1}`, "events.delete"},
+		{"query", "/gateway/query", `{"query":"INSERT INTO events (tag) VALUES ('q')"}`, auth.RightQuery},
+		{"rpc", "/gateway/rpc", `{"function":"now"}`, auth.RightRPC},
+		{"transaction", "/gateway/transaction", `{"operations":[{"kind":"insert","payload":{"table_name":"events","insert_body":{"tag":"t"}}},{"kind":"insert","payload":{"table_name":"names","insert_body":{"name":"t"}}}]}`, "names.write"},
+	} {
+		for _, prefer := range []bool{true, false} {
+			var headers []string
+			if prefer {
+				headers = []string{"Prefer", "respond-async"}
+			}
+			r := e.do("POST", tc.path, tc.body, headers...)
+			if r.Status != http.StatusForbidden || errDetails(r)["right"] != tc.right {
+				t.Errorf("%s (prefer %v): got %d %s, want 403 naming %s", tc.name, prefer, r.Status, r.Body, tc.right)
+			}
+		}
+	}
+	if n := e.queuedRows(); n != 0 {
+		t.Fatalf("queued rows: got %d, want 0", n)
+	}
+	// The key's own right: deferred (admission) and run by the worker.
+	r := e.do("POST", "/gateway/insert", `{"table_name":"events","insert_body":{"tag":"allowed"}}`)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("allowed write over the limit: got %d %s, want 202", r.Status, r.Body)
+	}
+	id, _ := r.JSON["data"].(map[string]any)["request_id"].(string)
+	if s := e.waitEnded(id, time.Minute); s.State != "completed" {
+		t.Fatalf("allowed write: %+v", s)
+	}
+	if e.exec.calls.Load() != 1 {
+		t.Fatalf("executions: got %d, want 1 (refused requests never run)", e.exec.calls.Load())
+	}
+	if got := e.count(`SELECT count(*) FROM events WHERE tag IN ('q', 't')`) + e.count(`SELECT count(*) FROM names WHERE name IN ('r', 't')`); got != 0 {
+		t.Fatalf("refused writes landed: %d rows", got)
 	}
 }
 
