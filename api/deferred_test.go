@@ -141,6 +141,7 @@ func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv 
 	cfg.Clients = map[string]config.Client{
 		"athena_logging": {URI: postgrestest.SchemaURL(t)},
 		"t1":             {URI: tenant},
+		"t2":             {URI: tenant}, // another client of the same database
 	}
 	reg := registry.NewWithOptions(cfg, nil, registry.Options{Getenv: func(string) string { return "" }})
 	if err := reg.Start(ctx); err != nil {
@@ -709,5 +710,83 @@ func TestDeferredDatabaseDown(t *testing.T) {
 	}
 	if got := e.count(`SELECT count(DISTINCT tag) FROM events WHERE tag LIKE 'down%'`); got != n {
 		t.Fatalf("distinct rows: got %d, want %d", got, n)
+	}
+}
+
+// TestDeferredAdmissionOverload is the overload proof of spec §5 with a
+// real deferred queue: one client far past its admission limit gets 202
+// for every write and each lands exactly once, 429 with Retry-After for
+// reads, while another client keeps getting 200/201; a worker's run of a
+// deferred write is not admitted (nor deferred) again.
+func TestDeferredAdmissionOverload(t *testing.T) {
+	const burst = 2
+	lim := admission.New(admission.Options{
+		ClientDefault: admission.Limit{RPS: 1000, Burst: 1000},
+		Clients:       map[string]admission.Limit{"t1": {RPS: perMinute, Burst: burst}},
+	})
+	e := newDeferredEnv(t, postgrestest.URL(), envOptions{admission: lim})
+	read := `{"table_name":"events","columns":"id","limit":1}`
+	for range burst {
+		e.do("POST", "/gateway/fetch", read).want(t, http.StatusOK)
+	}
+	writes := []struct{ path, body string }{
+		{"/gateway/query", `{"query":"INSERT INTO events (tag) VALUES ('ov-q')"}`},
+		{"/gateway/transaction", `{"operations":[{"kind":"insert","payload":{"table_name":"events","insert_body":{"tag":"ov-t"}}}]}`},
+	}
+	for i := range 10 {
+		writes = append(writes, struct{ path, body string }{"/gateway/insert", fmt.Sprintf(`{"table_name":"events","insert_body":{"tag":"ov-%d"}}`, i)})
+	}
+	const reads = 4
+	var ids []string
+	for i, w := range writes {
+		r := e.do("POST", w.path, w.body)
+		if r.Status != http.StatusAccepted || r.Header.Get("Retry-After") == "" || r.Header.Get("Location") == "" {
+			t.Fatalf("write %d over the limit: got %d %s, want 202 with Location and Retry-After", i, r.Status, r.Body)
+		}
+		id, _ := r.JSON["data"].(map[string]any)["request_id"].(string)
+		ids = append(ids, id)
+		if i < reads {
+			r := e.do("POST", "/gateway/fetch", read)
+			if r.Status != http.StatusTooManyRequests || r.code() != string(gateway.CodeRateLimited) || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("read over the limit: got %d %s (Retry-After %q), want 429 rate_limited with Retry-After", r.Status, r.Body, r.Header.Get("Retry-After"))
+			}
+		}
+		// Another client is unaffected, reads and writes alike.
+		e.do("POST", "/gateway/fetch", read, "X-Athena-Client", "t2").want(t, http.StatusOK)
+		e.do("POST", "/gateway/insert", fmt.Sprintf(`{"table_name":"events","insert_body":{"tag":"t2-%d"}}`, i), "X-Athena-Client", "t2").want(t, http.StatusCreated)
+	}
+	for _, id := range ids {
+		if s := e.waitEnded(id, 2*time.Minute); s.State != "completed" || s.Attempts != 1 {
+			t.Fatalf("deferred request %s: %+v, want completed at the first attempt", id, s)
+		}
+	}
+	n := len(writes)
+	if got := e.count(`SELECT count(*) FROM events WHERE tag LIKE 'ov-%'`); got != n {
+		t.Fatalf("rows: got %d, want %d (each write exactly once)", got, n)
+	}
+	if got := e.count(`SELECT count(DISTINCT tag) FROM events WHERE tag LIKE 'ov-%'`); got != n {
+		t.Fatalf("distinct rows: got %d, want %d", got, n)
+	}
+	if got := e.count(`SELECT count(*) FROM events WHERE tag LIKE 't2-%'`); got != n {
+		t.Fatalf("the other client's rows: got %d, want %d", got, n)
+	}
+	if got := int(e.exec.calls.Load()); got != n {
+		t.Fatalf("executions: got %d, want %d", got, n)
+	}
+	// The limiter saw the client's HTTP requests only: had a worker's run
+	// gone through admission again it would show as one more decision (a
+	// second deferral, its token being spent).
+	got := map[admission.Decision]int64{}
+	for _, d := range lim.Decisions() {
+		if d.Client == "t1" {
+			got[d.Decision] += d.N
+		}
+	}
+	want := map[admission.Decision]int64{admission.Admitted: burst, admission.Deferred: int64(n), admission.Rejected: reads}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("t1's admission decisions: got %v, want %v", got, want)
+	}
+	if queued := e.queuedRows(); queued != n {
+		t.Fatalf("deferred requests: got %d, want %d (none deferred twice)", queued, n)
 	}
 }
