@@ -113,6 +113,8 @@ type envOptions struct {
 	// admission is the admission limiter of the gateway and its executor
 	// (nil: admission off).
 	admission *admission.Limiter
+	// otherClient adds client t2 on the same tenant database.
+	otherClient bool
 }
 
 func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv {
@@ -141,7 +143,9 @@ func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv 
 	cfg.Clients = map[string]config.Client{
 		"athena_logging": {URI: postgrestest.SchemaURL(t)},
 		"t1":             {URI: tenant},
-		"t2":             {URI: tenant}, // another client of the same database
+	}
+	if o.otherClient {
+		cfg.Clients["t2"] = config.Client{URI: tenant} // another client of the same database
 	}
 	reg := registry.NewWithOptions(cfg, nil, registry.Options{Getenv: func(string) string { return "" }})
 	if err := reg.Start(ctx); err != nil {
@@ -724,7 +728,7 @@ func TestDeferredAdmissionOverload(t *testing.T) {
 		ClientDefault: admission.Limit{RPS: 1000, Burst: 1000},
 		Clients:       map[string]admission.Limit{"t1": {RPS: perMinute, Burst: burst}},
 	})
-	e := newDeferredEnv(t, postgrestest.URL(), envOptions{admission: lim})
+	e := newDeferredEnv(t, postgrestest.URL(), envOptions{admission: lim, otherClient: true})
 	read := `{"table_name":"events","columns":"id","limit":1}`
 	for range burst {
 		e.do("POST", "/gateway/fetch", read).want(t, http.StatusOK)
