@@ -119,7 +119,7 @@ func (s *Server) deferRequest(c *gin.Context, res Resolution, p auth.Principal, 
 	if err != nil {
 		return err
 	}
-	if err := s.validateDeferred(c, op, body); err != nil {
+	if err := s.validateDeferred(c, p, op, body); err != nil {
 		return err
 	}
 	return s.enqueue(c, res, p, op, body)
@@ -157,27 +157,80 @@ func (s *Server) deferrableHandler(op string) (handlerFunc, bool) {
 	return nil, false
 }
 
-// validateDeferred decodes body as op's route does, so a request that would
-// be refused now is refused now.
-func (s *Server) validateDeferred(c *gin.Context, op string, body []byte) error {
-	var err error
+// validateDeferred decodes body as op's route does and checks the rights
+// the route checks (table rights, the query and rpc rights) for principal
+// p, so a request that would be refused now is refused now: a caller
+// without the right gets the route's 403 and nothing is queued. The route
+// checks them again when a worker runs it (the key's rights may change in
+// between).
+func (s *Server) validateDeferred(c *gin.Context, p auth.Principal, op string, body []byte) error {
+	switch op {
+	case "insert", "update", "delete":
+		table, err := s.decodeTableWrite(op, body)
+		if err != nil {
+			return err
+		}
+		return s.allowTable(c, p, op, table)
+	case "query":
+		if _, err := gateway.DecodeQuery(body); err != nil {
+			return err
+		}
+		return s.authorize(p, auth.RightQuery)
+	case "transaction":
+		req, err := gateway.DecodeTransaction(body, stripNullsHeader(c), s.opts.Limits)
+		if err != nil {
+			return err
+		}
+		return s.authorizeOps(p, req)
+	case "rpc":
+		if err := s.validateRPC(c, body); err != nil {
+			return err
+		}
+		return s.authorize(p, auth.RightRPC)
+	}
+	return gateway.Errorf(gateway.CodeInternal, "operation %s cannot be deferred", op)
+}
+
+// decodeTableWrite decodes an insert, update or delete body to its table.
+func (s *Server) decodeTableWrite(op string, body []byte) (gateway.TableRef, error) {
 	switch op {
 	case "insert":
-		_, err = gateway.DecodeInsert(body, s.opts.Limits)
+		req, err := gateway.DecodeInsert(body, s.opts.Limits)
+		return req.Table, err
 	case "update":
-		_, err = gateway.DecodeUpdate(body, s.opts.Limits)
-	case "delete":
-		_, err = gateway.DecodeDelete(body, s.opts.Limits)
-	case "query":
-		_, err = gateway.DecodeQuery(body)
-	case "transaction":
-		_, err = gateway.DecodeTransaction(body, stripNullsHeader(c), s.opts.Limits)
-	case "rpc":
-		_, err = gateway.DecodeRPC(body, s.opts.Limits)
+		req, err := gateway.DecodeUpdate(body, s.opts.Limits)
+		return req.Table, err
 	default:
-		err = gateway.Errorf(gateway.CodeInternal, "operation %s cannot be deferred", op)
+		req, err := gateway.DecodeDelete(body, s.opts.Limits)
+		return req.Table, err
 	}
-	return err
+}
+
+// validateRPC validates a function call as its route does: POST
+// /gateway/rpc carries the call in its body, POST /rpc/{function} in the
+// path and query string with an optional object of arguments.
+func (s *Server) validateRPC(c *gin.Context, body []byte) error {
+	fn := c.Param("function")
+	if fn == "" {
+		_, err := gateway.DecodeRPC(body, s.opts.Limits)
+		return err
+	}
+	if _, err := gateway.RPCFromQuery(fn, c.Request.URL.Query(), s.opts.Limits); err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	args, err := decodeArgs(body)
+	if err != nil {
+		return err
+	}
+	for k := range args {
+		if !gateway.ValidIdentifier(k) {
+			return gateway.Errorf(gateway.CodeInvalidRPCPayload, "invalid argument name %q", k)
+		}
+	}
+	return nil
 }
 
 // preferAsync reports whether the caller asked for deferral (RFC 7240
@@ -207,6 +260,11 @@ func (s *Server) deferIfAsked(c *gin.Context, res Resolution, p auth.Principal, 
 		return nil
 	}
 	if err := s.deferAvailable(op); err != nil {
+		return err
+	}
+	// The body is valid (decoded by the route); the rights are checked
+	// here because the route checks them only after this step.
+	if err := s.validateDeferred(c, p, op, body); err != nil {
 		return err
 	}
 	c.Header("Preference-Applied", "respond-async")

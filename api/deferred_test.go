@@ -25,6 +25,8 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/athena-gateway/athena/activities"
+	"github.com/athena-gateway/athena/admission"
+	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/config"
 	"github.com/athena-gateway/athena/devstack"
 	"github.com/athena-gateway/athena/gateway"
@@ -59,6 +61,8 @@ type deferredEnv struct {
 	exec     *countingExecutor
 	worker   *orchestration.Worker
 	workerMu sync.Mutex
+	// key, when set, is sent as X-Athena-Key by do (envOptions.rights).
+	key string
 }
 
 // privateDatabase creates a database of the test's own on the test
@@ -102,6 +106,15 @@ type envOptions struct {
 	// startTimeout bounds starting a workflow (default 30s: a loaded
 	// machine's embedded server may take seconds).
 	startTimeout time.Duration
+	// rights, when not nil, turns the key store on (enforced) and makes
+	// do send a key of client t1 with these rights; the gateway and its
+	// executor check them.
+	rights []string
+	// admission is the admission limiter of the gateway and its executor
+	// (nil: admission off).
+	admission *admission.Limiter
+	// otherClient adds client t2 on the same tenant database.
+	otherClient bool
 }
 
 func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv {
@@ -131,6 +144,9 @@ func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv 
 		"athena_logging": {URI: postgrestest.SchemaURL(t)},
 		"t1":             {URI: tenant},
 	}
+	if o.otherClient {
+		cfg.Clients["t2"] = config.Client{URI: tenant} // another client of the same database
+	}
 	reg := registry.NewWithOptions(cfg, nil, registry.Options{Getenv: func(string) string { return "" }})
 	if err := reg.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -140,9 +156,23 @@ func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv 
 	if o.startTimeout == 0 {
 		o.startTimeout = 30 * time.Second
 	}
-	opts := Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), DeferredStartTimeout: o.startTimeout}
+	opts := Options{Version: "test", BodyLimitBytes: 1 << 20, Limits: gateway.DefaultLimits(), DeferredStartTimeout: o.startTimeout,
+		Admission: o.admission}
 	e := &deferredEnv{t: t, reg: reg, tenant: tenant, store: store}
-	e.exec = &countingExecutor{inner: NewExecutor(Deps{Clients: reg}, opts, nil)}
+	var a *auth.Authenticator
+	if o.rights != nil {
+		keys := postgres.NewKeyStore(reg.ControlPlane())
+		a = auth.New(keys, auth.Options{AdminKey: testAdminKey})
+		t.Cleanup(a.Close)
+		on := true
+		if _, err := keys.SetConfig(ctx, &on, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, e.key, err = keys.CreateKey(ctx, postgres.NewKey{Name: "deferred", ClientName: "t1", Rights: o.rights}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.exec = &countingExecutor{inner: NewExecutor(Deps{Clients: reg, Auth: a}, opts, nil)}
 	e.acts = activities.New("deferred-test", reg)
 	e.acts.Deferred = e.exec
 
@@ -154,7 +184,7 @@ func newDeferredEnv(t *testing.T, tenantBase string, o envOptions) *deferredEnv 
 		e.startWorker()
 		t.Cleanup(e.stopWorker) // before the server stops (LIFO)
 	}
-	e.engine = New(Deps{Clients: reg, Deferred: store, DeferredQueue: queue}, opts, nil)
+	e.engine = New(Deps{Clients: reg, Deferred: store, DeferredQueue: queue, Auth: a}, opts, nil)
 	return e
 }
 
@@ -228,6 +258,9 @@ func (e *deferredEnv) do(method, path, body string, headers ...string) response 
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("X-Athena-Client", "t1")
 	req.Header.Set("Content-Type", "application/json")
+	if e.key != "" {
+		req.Header.Set("X-Athena-Key", e.key)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -397,6 +430,64 @@ func TestDeferredValidationAnswersNow(t *testing.T) {
 	}
 	if e.exec.calls.Load() != 0 {
 		t.Fatalf("executions: got %d, want 0", e.exec.calls.Load())
+	}
+}
+
+// queuedRows counts gateway_deferred_requests rows.
+func (e *deferredEnv) queuedRows() int {
+	e.t.Helper()
+	var n int
+	if err := e.reg.ControlPlane().QueryRow(context.Background(), `SELECT count(*) FROM gateway_deferred_requests`).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// TestDeferredRightsCheckedAtAcceptance: a deferred write whose key lacks
+// the route's right (a table right, the query or rpc right, any
+// operation's right in a transaction) gets the synchronous route's 403 at
+// once, with Prefer: respond-async and when admission defers it, and
+// nothing is queued; a write the key may do is still deferred and runs.
+func TestDeferredRightsCheckedAtAcceptance(t *testing.T) {
+	lim := admission.New(admission.Options{Clients: map[string]admission.Limit{"t1": {RPS: perMinute, Burst: 1}}})
+	e := newDeferredEnv(t, postgrestest.URL(), envOptions{rights: []string{"events.write"}, admission: lim})
+	// Spend t1's one token: from now on admission defers every write.
+	e.do("POST", "/gateway/insert", `{"table_name":"events","insert_body":{"tag":"first"}}`).want(t, http.StatusCreated)
+	for _, tc := range []struct{ name, path, body, right string }{
+		{"table write", "/gateway/insert", `{"table_name":"names","insert_body":{"name":"r"}}`, "names.write"},
+		{"table delete", "/gateway/delete", `{"table_name":"events","resource_id":1}`, "events.delete"},
+		{"query", "/gateway/query", `{"query":"INSERT INTO events (tag) VALUES ('q')"}`, auth.RightQuery},
+		{"rpc", "/gateway/rpc", `{"function":"now"}`, auth.RightRPC},
+		{"transaction", "/gateway/transaction", `{"operations":[{"kind":"insert","payload":{"table_name":"events","insert_body":{"tag":"t"}}},{"kind":"insert","payload":{"table_name":"names","insert_body":{"name":"t"}}}]}`, "names.write"},
+	} {
+		for _, prefer := range []bool{true, false} {
+			var headers []string
+			if prefer {
+				headers = []string{"Prefer", "respond-async"}
+			}
+			r := e.do("POST", tc.path, tc.body, headers...)
+			if r.Status != http.StatusForbidden || errDetails(r)["right"] != tc.right {
+				t.Errorf("%s (prefer %v): got %d %s, want 403 naming %s", tc.name, prefer, r.Status, r.Body, tc.right)
+			}
+		}
+	}
+	if n := e.queuedRows(); n != 0 {
+		t.Fatalf("queued rows: got %d, want 0", n)
+	}
+	// The key's own right: deferred (admission) and run by the worker.
+	r := e.do("POST", "/gateway/insert", `{"table_name":"events","insert_body":{"tag":"allowed"}}`)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("allowed write over the limit: got %d %s, want 202", r.Status, r.Body)
+	}
+	id, _ := r.JSON["data"].(map[string]any)["request_id"].(string)
+	if s := e.waitEnded(id, time.Minute); s.State != "completed" {
+		t.Fatalf("allowed write: %+v", s)
+	}
+	if e.exec.calls.Load() != 1 {
+		t.Fatalf("executions: got %d, want 1 (refused requests never run)", e.exec.calls.Load())
+	}
+	if got := e.count(`SELECT count(*) FROM events WHERE tag IN ('q', 't')`) + e.count(`SELECT count(*) FROM names WHERE name IN ('r', 't')`); got != 0 {
+		t.Fatalf("refused writes landed: %d rows", got)
 	}
 }
 
@@ -637,4 +728,101 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
+}
+
+// TestDeferredAdmissionOverload is the overload proof of spec §5 with a
+// real deferred queue: one client far past its admission limit gets 202
+// for every write and each lands exactly once, 429 with Retry-After for
+// reads, while another client keeps getting 200/201; a worker's run of a
+// deferred write is not admitted (nor deferred) again.
+func TestDeferredAdmissionOverload(t *testing.T) {
+	const burst = 2
+	lim := admission.New(admission.Options{
+		ClientDefault: admission.Limit{RPS: 1000, Burst: 1000},
+		Clients:       map[string]admission.Limit{"t1": {RPS: perMinute, Burst: burst}},
+	})
+	e := newDeferredEnv(t, postgrestest.URL(), envOptions{admission: lim, otherClient: true})
+	read := `{"table_name":"events","columns":"id","limit":1}`
+	for range burst {
+		e.do("POST", "/gateway/fetch", read).want(t, http.StatusOK)
+	}
+	writes := []struct{ path, body string }{
+		{"/gateway/query", `{"query":"INSERT INTO events (tag) VALUES ('ov-q')"}`},
+		{"/gateway/transaction", `{"operations":[{"kind":"insert","payload":{"table_name":"events","insert_body":{"tag":"ov-t"}}}]}`},
+	}
+	for i := range 10 {
+		writes = append(writes, struct{ path, body string }{"/gateway/insert", fmt.Sprintf(`{"table_name":"events","insert_body":{"tag":"ov-%d"}}`, i)})
+	}
+	const reads = 4
+	var ids []string
+	for i, w := range writes {
+		r := e.do("POST", w.path, w.body)
+		if r.Status != http.StatusAccepted || r.Header.Get("Retry-After") == "" || r.Header.Get("Location") == "" {
+			t.Fatalf("write %d over the limit: got %d %s, want 202 with Location and Retry-After", i, r.Status, r.Body)
+		}
+		id, _ := r.JSON["data"].(map[string]any)["request_id"].(string)
+		ids = append(ids, id)
+		if i < reads {
+			r := e.do("POST", "/gateway/fetch", read)
+			if r.Status != http.StatusTooManyRequests || r.code() != string(gateway.CodeRateLimited) || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("read over the limit: got %d %s (Retry-After %q), want 429 rate_limited with Retry-After", r.Status, r.Body, r.Header.Get("Retry-After"))
+			}
+		}
+		// Another client is unaffected, reads and writes alike.
+		e.do("POST", "/gateway/fetch", read, "X-Athena-Client", "t2").want(t, http.StatusOK)
+		e.do("POST", "/gateway/insert", fmt.Sprintf(`{"table_name":"events","insert_body":{"tag":"t2-%d"}}`, i), "X-Athena-Client", "t2").want(t, http.StatusCreated)
+	}
+	for _, id := range ids {
+		if s := e.waitEnded(id, 2*time.Minute); s.State != "completed" || s.Attempts != 1 {
+			t.Fatalf("deferred request %s: %+v, want completed at the first attempt", id, s)
+		}
+	}
+	n := len(writes)
+	if got := e.count(`SELECT count(*) FROM events WHERE tag LIKE 'ov-%'`); got != n {
+		t.Fatalf("rows: got %d, want %d (each write exactly once)", got, n)
+	}
+	if got := e.count(`SELECT count(DISTINCT tag) FROM events WHERE tag LIKE 'ov-%'`); got != n {
+		t.Fatalf("distinct rows: got %d, want %d", got, n)
+	}
+	if got := e.count(`SELECT count(*) FROM events WHERE tag LIKE 't2-%'`); got != n {
+		t.Fatalf("the other client's rows: got %d, want %d", got, n)
+	}
+	if got := int(e.exec.calls.Load()); got != n {
+		t.Fatalf("executions: got %d, want %d", got, n)
+	}
+	// The limiter saw the client's HTTP requests only: had a worker's run
+	// gone through admission again it would show as one more decision (a
+	// second deferral, its token being spent).
+	got := map[admission.Decision]int64{}
+	for _, d := range lim.Decisions() {
+		if d.Client == "t1" {
+			got[d.Decision] += d.N
+		}
+	}
+	want := map[admission.Decision]int64{admission.Admitted: burst, admission.Deferred: int64(n), admission.Rejected: reads}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("t1's admission decisions: got %v, want %v", got, want)
+	}
+	if queued := e.queuedRows(); queued != n {
+		t.Fatalf("deferred requests: got %d, want %d (none deferred twice)", queued, n)
+	}
+}
+
+// TestDeferredRawCommitRunsAtMostOnce: raw SQL that commits by itself
+// takes its write out of the ledger's transaction; the request ends failed
+// after one attempt instead of being retried into a second write.
+func TestDeferredRawCommitRunsAtMostOnce(t *testing.T) {
+	e := newDeferredEnv(t, postgrestest.URL(), envOptions{})
+	r := e.do("POST", "/gateway/query", `{"query":"INSERT INTO events (tag) VALUES ('raw-commit'); COMMIT"}`, "Prefer", "respond-async")
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("deferred raw query: got %d %s, want 202", r.Status, r.Body)
+	}
+	id, _ := r.JSON["data"].(map[string]any)["request_id"].(string)
+	s := e.waitEnded(id, time.Minute)
+	if s.State != "failed" || s.Attempts != 1 {
+		t.Fatalf("got %+v, want failed after 1 attempt", s)
+	}
+	if got := e.count(`SELECT count(*) FROM events WHERE tag = 'raw-commit'`); got > 1 {
+		t.Fatalf("rows: got %d, want at most 1", got)
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/athena-gateway/athena/auth"
 	"github.com/athena-gateway/athena/fetch"
 	"github.com/athena-gateway/athena/gateway"
 	"github.com/athena-gateway/athena/postgres"
@@ -40,13 +41,8 @@ func (s *Server) transaction(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	for i, o := range req.Ops {
-		t := o.Table()
-		if err := s.authorizeTable(p, t, tableAction[string(o.Kind)]); err != nil {
-			// Reported as the transaction's own failure (not the auth
-			// step's), naming the operation.
-			return operationError(&gateway.OpError{Index: i, ID: o.ID, Err: errors.Unwrap(err)})
-		}
+	if err := s.authorizeOps(p, req); err != nil {
+		return err
 	}
 	ctx := c.Request.Context()
 	scope := res.Scope + "|" + p.KeyID // tenants never share a key space
@@ -73,6 +69,19 @@ func (s *Server) transaction(c *gin.Context) error {
 		c.Header("Idempotent-Replayed", "true")
 	}
 	c.Data(200, "application/json; charset=utf-8", answer)
+	return nil
+}
+
+// authorizeOps checks every operation's table right before anything runs
+// (the route, and a deferred transaction when it is accepted).
+func (s *Server) authorizeOps(p auth.Principal, req gateway.TransactionRequest) error {
+	for i, o := range req.Ops {
+		if err := s.authorizeTable(p, o.Table(), tableAction[string(o.Kind)]); err != nil {
+			// Reported as the transaction's own failure (not the auth
+			// step's), naming the operation.
+			return operationError(&gateway.OpError{Index: i, ID: o.ID, Err: errors.Unwrap(err)})
+		}
+	}
 	return nil
 }
 

@@ -363,7 +363,10 @@ func (db *DB) querySimple(ctx context.Context, conn *pgx.Conn, req gateway.Query
 		}
 	}
 	err := mrr.Close()
-	if pg.TxStatus() != 'I' {
+	// Inside a recorded run (a deferred request, RunRecorded) the text runs
+	// in the run's open transaction, so that one is expected; RunRecorded
+	// refuses a text that ended it (ErrLedgerBroken).
+	if db.pinnedIn(ctx) == nil && pg.TxStatus() != 'I' {
 		// The text opened a transaction it did not close (BEGIN without
 		// COMMIT): roll it back rather than return a connection mid-transaction
 		// or commit on the caller's behalf.
