@@ -104,6 +104,16 @@ func (a *Activities) ExecuteDeferred(ctx context.Context, in ExecuteDeferredInpu
 		status, envelope, err = a.Deferred.Execute(ctx, r)
 		return err
 	})
+	if errors.Is(err, postgres.ErrLedgerBroken) {
+		// Raw SQL that ended the run's transaction itself has committed
+		// its write outside the ledger: another attempt would write again.
+		// It ends failed now, at most once.
+		msg := postgres.ErrLedgerBroken.Error()
+		if ferr := store.Finish(ctx, r.ID, postgres.DeferredFailed, http.StatusBadRequest, nil, msg); ferr != nil {
+			return ExecuteDeferredResult{}, ferr
+		}
+		return ExecuteDeferredResult{}, temporal.NewNonRetryableApplicationError("deferred "+r.Operation+": "+msg, ErrTypeDeferredFailed, nil)
+	}
 	if err != nil {
 		// The status route is the tenant's: its note is the message the
 		// synchronous route would have answered (never a host, user or
